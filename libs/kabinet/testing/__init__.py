@@ -1,0 +1,2 @@
+"""Pytest fixtures that start real servers: import them from a conftest with
+``from kabinet.testing.fixtures import *``."""

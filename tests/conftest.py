@@ -1,0 +1,3 @@
+"""Fixtures shared by every test: real servers from kabinet.testing."""
+
+from kabinet.testing.fixtures import *  # noqa: F403
