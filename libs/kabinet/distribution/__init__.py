@@ -1,0 +1,1 @@
+"""Generated from proto/kabinet/distribution: do not edit, run `make proto`."""

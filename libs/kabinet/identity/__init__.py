@@ -1,0 +1,1 @@
+"""Generated from proto/kabinet/identity: do not edit, run `make proto`."""

@@ -1,0 +1,1 @@
+"""Generated from proto/kabinet/subscription: do not edit, run `make proto`."""

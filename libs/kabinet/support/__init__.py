@@ -1,0 +1,1 @@
+"""Generated from proto/kabinet/support: do not edit, run `make proto`."""
