@@ -33,9 +33,8 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
-    ConnectionError,
-    OSError,
-    TimeoutError,
+    ConnectionError,  # refused, reset, aborted: the server is away
+    TimeoutError,  # connecting or acquiring from the pool took too long
 )
 
 
@@ -77,7 +76,9 @@ async def create_pool(
 
 def read_migrations(source: str, directory: Path) -> list[Migration]:
     """The migrations in ``directory``, ordered; file names are ``NNNN_what_it_does.sql``."""
-    found = []
+    found: list[Migration] = []
+    if not directory.is_dir():
+        return found
     for path in sorted(directory.glob("*.sql")):
         match = _NAME.match(path.name)
         if not match:

@@ -1,19 +1,22 @@
 """Human messages for every stable error code, in English and Russian.
 
-One catalog for the whole cluster: the gateway turns any code it receives into a message in the
-caller's language, and tests check that every code a service can raise has both translations.
-Templates use ``str.format`` fields filled from the error's params.
+One catalog for the whole cluster: the platform's codes here, each domain's in
+``kabinet.catalog.<domain>``. The gateway turns any code it receives into a message in the caller's
+language; tests check that every code a service can raise has both translations. Templates use
+``str.format`` fields filled from the error's params.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from kabinet.catalog import identity
+
 LANGUAGES = ("en", "ru")
 DEFAULT_LANGUAGE = "en"
 
 # code -> (English, Russian)
-CATALOG: dict[str, tuple[str, str]] = {
+PLATFORM: dict[str, tuple[str, str]] = {
     # transport and platform
     "request.invalid": ("The request is invalid.", "Некорректный запрос."),
     "request.malformed_json": (
@@ -23,6 +26,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "request.unsupported_media_type": (
         "The request must be sent as application/json.",
         "Запрос должен быть в формате application/json.",
+    ),
+    "request.invalid_field": (
+        "This field is missing or invalid.",
+        "Поле отсутствует или заполнено неверно.",
     ),
     "request.too_large": ("The request body is too large.", "Тело запроса слишком велико."),
     "request.not_found": ("Nothing is here.", "Здесь ничего нет."),
@@ -48,15 +55,24 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "auth.required": ("Please sign in.", "Пожалуйста, войдите в систему."),
     "auth.forbidden": ("You may not do this.", "У вас нет прав на это действие."),
+    "auth.csrf_failed": (
+        "This request did not come from a Kabinet page. Reload the page and try again.",
+        "Запрос пришёл не со страницы Кабинета. Обновите страницу и повторите попытку.",
+    ),
 }
 
 
-def register(messages: Mapping[str, tuple[str, str]]) -> None:
-    """Add a domain's messages to the catalog; a code may be defined only once."""
-    clash = set(messages) & set(CATALOG)
-    if clash:
-        raise ValueError(f"message codes defined twice: {sorted(clash)}")
-    CATALOG.update(messages)
+def _merge(*catalogs: Mapping[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    merged: dict[str, tuple[str, str]] = {}
+    for catalog in catalogs:
+        clash = set(catalog) & set(merged)
+        if clash:
+            raise ValueError(f"message codes defined twice: {sorted(clash)}")
+        merged.update(catalog)
+    return merged
+
+
+CATALOG: dict[str, tuple[str, str]] = _merge(PLATFORM, identity.MESSAGES)
 
 
 def pick_language(accept_language: str | None, preferred: str | None = None) -> str:

@@ -52,6 +52,9 @@ class CommonSettings:
         "http://127.0.0.1:8000",
         "public origin of the portal; every emailed link is built from it",
     )
+    api_audience: str = setting(
+        "KABINET_API_AUDIENCE", "kabinet-api", "audience of the access tokens Kabinet issues"
+    )
     mail_from: str = setting(
         "KABINET_MAIL_FROM", "Kabinet <no-reply@kabinet.localhost>", "sender of outgoing mail"
     )

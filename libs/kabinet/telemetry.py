@@ -1,0 +1,204 @@
+"""Traces and metrics for a Kabinet process: one call in ``__main__`` before anything connects.
+
+``setup_telemetry`` installs the OpenTelemetry providers named after the service, the W3C
+``traceparent`` propagator, and instruments grpc.aio (client and server) and asyncpg, so that a
+request is one trace from the gateway through every service down to each SQL statement. The
+gRPC instrumentation wraps ``grpc.aio.server`` and ``grpc.aio.insecure_channel``: it only sees
+servers and channels created after it ran.
+
+OpenTelemetry allows one global provider per process. The first ``setup_telemetry`` creates it;
+later calls in the same process (tests, several services started in one process) reuse it and
+add their exporter to it, so the service name of the first call labels every span of the process.
+``Telemetry.shutdown`` flushes and detaches only what its own call added.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+
+from opentelemetry import metrics, trace
+from opentelemetry.context import Context
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.grpc import (
+    GrpcAioInstrumentorClient,
+    GrpcAioInstrumentorServer,
+    filters,
+)
+from opentelemetry.propagate import set_global_textmap
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from kabinet.settings import CommonSettings, TelemetryExporter
+
+log = logging.getLogger(__name__)
+
+
+class _SpanProcessors(SpanProcessor):
+    """The processors of every ``Telemetry`` sharing the process's provider; each can leave."""
+
+    def __init__(self) -> None:
+        self._members: tuple[SpanProcessor, ...] = ()
+        self._lock = threading.Lock()
+
+    def add(self, processor: SpanProcessor) -> None:
+        with self._lock:
+            self._members = (*self._members, processor)
+
+    def remove(self, processor: SpanProcessor) -> None:
+        with self._lock:
+            self._members = tuple(p for p in self._members if p is not processor)
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        for processor in self._members:
+            processor.on_start(span, parent_context=parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        for processor in self._members:
+            processor.on_end(span)
+
+    def shutdown(self) -> None:
+        for processor in self._members:
+            processor.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return all(p.force_flush(timeout_millis) for p in self._members)
+
+
+class _SharedTracerProvider(TracerProvider):
+    """The process's tracer provider, with a processor set that each set-up joins and leaves."""
+
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource=resource)
+        self.processors = _SpanProcessors()
+        self.add_span_processor(self.processors)
+
+
+class Telemetry:
+    """What ``setup_telemetry`` installed; ``shutdown`` flushes it."""
+
+    def __init__(
+        self,
+        service_name: str,
+        tracer_provider: _SharedTracerProvider,
+        meter_provider: MeterProvider,
+        span_processor: SpanProcessor | None,
+    ) -> None:
+        self.service_name = service_name
+        self.tracer_provider = tracer_provider
+        self.meter_provider = meter_provider
+        self._span_processor = span_processor
+
+    def tracer(self, name: str) -> trace.Tracer:
+        """A tracer for spans of the module ``name`` (pass ``__name__``)."""
+        return self.tracer_provider.get_tracer(name)
+
+    def meter(self, name: str) -> metrics.Meter:
+        """A meter for the metrics of the module ``name``."""
+        return self.meter_provider.get_meter(name)
+
+    def shutdown(self) -> None:
+        """Export what is still buffered and stop this set-up's exporter."""
+        processor, self._span_processor = self._span_processor, None
+        if processor is not None:
+            processor.force_flush()
+            self.tracer_provider.processors.remove(processor)
+            processor.shutdown()
+        self.meter_provider.force_flush()
+
+
+def setup_telemetry(
+    service_name: str,
+    settings: CommonSettings,
+    *,
+    span_exporter: SpanExporter | None = None,
+) -> Telemetry:
+    """Install tracing and metrics for ``service_name`` and instrument gRPC and asyncpg.
+
+    Spans go to ``span_exporter`` when given (tests pass an in-memory one), else where
+    ``settings.telemetry`` says: nowhere, the console, or OTLP at ``settings.otlp_endpoint``.
+    Metrics are exported over OTLP only. Call it before creating gRPC servers and channels.
+    """
+    resource = Resource.create(
+        {
+            "service.name": service_name,
+            "service.namespace": "kabinet",
+            "service.instance.id": socket.gethostname(),
+        }
+    )
+    tracer_provider = _tracer_provider(resource)
+    meter_provider = _meter_provider(resource, settings)
+    processor = _span_processor(settings, span_exporter)
+    if processor is not None:
+        tracer_provider.processors.add(processor)
+    set_global_textmap(TraceContextTextMapPropagator())
+    _instrument()
+    return Telemetry(service_name, tracer_provider, meter_provider, processor)
+
+
+def _tracer_provider(resource: Resource) -> _SharedTracerProvider:
+    current = trace.get_tracer_provider()
+    if isinstance(current, _SharedTracerProvider):
+        return current
+    provider = _SharedTracerProvider(resource)
+    trace.set_tracer_provider(provider)
+    if trace.get_tracer_provider() is not provider:
+        # Someone else installed a provider first; the instrumentation reports to that one.
+        log.warning("a tracer provider was already installed; Kabinet spans may not be exported")
+    return provider
+
+
+def _meter_provider(resource: Resource, settings: CommonSettings) -> MeterProvider:
+    current = metrics.get_meter_provider()
+    if isinstance(current, MeterProvider):
+        return current
+    readers: Sequence[MetricReader] = ()
+    if settings.telemetry is TelemetryExporter.OTLP:
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+
+        readers = (
+            PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=settings.otlp_endpoint)),
+        )
+    provider = MeterProvider(resource=resource, metric_readers=readers)
+    metrics.set_meter_provider(provider)
+    return provider
+
+
+def _span_processor(
+    settings: CommonSettings, span_exporter: SpanExporter | None
+) -> SpanProcessor | None:
+    if span_exporter is not None:
+        return SimpleSpanProcessor(span_exporter)
+    if settings.telemetry is TelemetryExporter.CONSOLE:
+        return SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stdout))
+    if settings.telemetry is TelemetryExporter.OTLP:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        return BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint))
+    return None
+
+
+def _instrument() -> None:
+    # Probes and reflection would add a span every few seconds and say nothing.
+    quiet = filters.negate(
+        filters.any_of(filters.health_check(), filters.service_prefix("grpc.reflection"))
+    )
+    for instrumentor in (
+        GrpcAioInstrumentorServer(filter_=quiet),
+        GrpcAioInstrumentorClient(filter_=quiet),
+        AsyncPGInstrumentor(),
+    ):
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()
