@@ -67,3 +67,8 @@ class CommonSettings:
     log_level: str = setting("KABINET_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
     log_format: str = setting("KABINET_LOG_FORMAT", "json", "json (structured) or text")
     addresses: ServiceAddresses = ServiceAddresses()
+
+    @property
+    def issuer(self) -> str:
+        """``iss`` of every token Kabinet issues, and what every verifier expects."""
+        return self.public_url.rstrip("/")

@@ -61,6 +61,9 @@ class _SpanProcessors(SpanProcessor):
         with self._lock:
             self._members = tuple(p for p in self._members if p is not processor)
 
+    def __bool__(self) -> bool:
+        return bool(self._members)
+
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         for processor in self._members:
             processor.on_start(span, parent_context=parent_context)
@@ -144,7 +147,10 @@ def setup_telemetry(
     if processor is not None:
         tracer_provider.processors.add(processor)
     set_global_textmap(TraceContextTextMapPropagator())
-    _instrument()
+    if processor is not None:
+        # Instrumentation costs a few hundred microseconds per call; with nowhere to send spans
+        # (KABINET_TELEMETRY=none) it would be pure overhead on every RPC and query.
+        _instrument()
     return Telemetry(service_name, tracer_provider, meter_provider, processor)
 
 
@@ -188,6 +194,16 @@ def _span_processor(
 
         return BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint))
     return None
+
+
+def tracing_enabled() -> bool:
+    """Whether this process records spans (some set-up configured an exporter).
+
+    Asks the provider, not the instrumentors: constructing an instrumentor again would reset
+    the filter of the process-wide singleton.
+    """
+    provider = trace.get_tracer_provider()
+    return isinstance(provider, _SharedTracerProvider) and bool(provider.processors)
 
 
 def _instrument() -> None:

@@ -28,7 +28,7 @@ from joserfc.errors import BadSignatureError, JoseError
 from joserfc.registry import JWS_HEADER_REGISTRY
 from joserfc.util import urlsafe_b64decode
 
-from identity.domain.keys import (
+from kabinet.auth.keys import (
     DEFAULT_LEEWAY,
     SIGNING_ALGORITHM,
     KeyRing,
@@ -38,15 +38,8 @@ from identity.domain.keys import (
 )
 from kabinet.errors import DomainError, ErrorKind
 
-TOKEN_INVALID = "token.invalid"  # noqa: S105 (an error code)
+TOKEN_INVALID = "token.invalid"  # noqa: S105 (an error code; its messages: kabinet.catalog)
 
-# For the shared message catalog (kabinet.messages.register), by whoever owns identity's codes.
-MESSAGES: Mapping[str, tuple[str, str]] = {
-    TOKEN_INVALID: (
-        "Your sign-in has expired or is not valid. Please sign in again.",
-        "Срок действия входа истёк или он недействителен. Войдите снова.",
-    ),
-}
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (a media type)
 ID_TOKEN_TYPE = "JWT"  # noqa: S105

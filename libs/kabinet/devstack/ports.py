@@ -41,5 +41,7 @@ def wait_for_port(host: str, port: int, timeout: float, alive: object = None) ->
             if callable(alive) and not alive():
                 raise RuntimeError(f"the process meant to listen on {host}:{port} exited") from None
             if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s") from None
+                raise TimeoutError(
+                    f"nothing listens on {host}:{port} after {timeout:.0f}s"
+                ) from None
             time.sleep(0.05)

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from kabinet.devstack.ports import ensure_free, wait_for_port
 
@@ -80,7 +80,7 @@ class EmbeddedPostgres:
     def database_url(self, database: str) -> str:
         return f"postgresql://postgres@{self.host}:{self.port}/{database}"
 
-    def _run_as(self) -> dict[str, int]:
+    def _run_as(self) -> dict[str, Any]:
         if self._user is None:
             return {}
         return {"user": self._user.pw_uid, "group": self._user.pw_gid}
@@ -110,7 +110,7 @@ class EmbeddedPostgres:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 check=False,
-                **self._run_as(),  # type: ignore[arg-type]
+                **self._run_as(),
             )
             if result.returncode != 0:
                 out.seek(0)
@@ -136,8 +136,15 @@ class EmbeddedPostgres:
             "listen_addresses=" + self.host,
         ]
         if not self.durable:
-            args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        self.process = subprocess.Popen(  # type: ignore[call-overload]
+            args += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
+        self.process = subprocess.Popen(
             args,
             stdout=self.log,
             stderr=subprocess.STDOUT if self.log is not None else None,
@@ -162,6 +169,8 @@ class EmbeddedPostgres:
 
     def create_database(self, name: str) -> None:
         """Create database ``name`` unless it exists."""
+        if not name.replace("_", "").isalnum() or not name.isascii():
+            raise ValueError(f"not a plain database name: {name!r}")
         exists = subprocess.run(
             [
                 str(_bin("psql")),
@@ -172,14 +181,23 @@ class EmbeddedPostgres:
                 "-U",
                 "postgres",
                 "-tAc",
-                f"SELECT 1 FROM pg_database WHERE datname = '{name}'",
+                f"SELECT 1 FROM pg_database WHERE datname = '{name}'",  # noqa: S608 - checked name
             ],
             capture_output=True,
             check=True,
         )
         if exists.stdout.strip() != b"1":
             subprocess.run(
-                [str(_bin("createdb")), "-h", self.host, "-p", str(self.port), "-U", "postgres", name],
+                [
+                    str(_bin("createdb")),
+                    "-h",
+                    self.host,
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    "postgres",
+                    name,
+                ],
                 capture_output=True,
                 check=True,
             )

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from joserfc.jwk import ECKey, RSAKey
 
-from identity.domain.keys import (
+from kabinet.auth.keys import (
     DEFAULT_LEEWAY,
     KeyRing,
     NoActiveSigningKey,
@@ -22,7 +22,7 @@ from identity.domain.keys import (
     import_private,
     to_record,
 )
-from identity.domain.tokens import (
+from kabinet.auth.tokens import (
     InvalidToken,
     Reason,
     issue_access_token,

@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from identity.domain.keys import KeyRing, NoActiveSigningKey, PublicKeySet, generate_signing_key
-from identity.domain.tokens import (
+from kabinet.auth.keys import KeyRing, NoActiveSigningKey, PublicKeySet, generate_signing_key
+from kabinet.auth.tokens import (
     DEFAULT_ACCESS_TTL,
     MAX_TOKEN_LENGTH,
-    MESSAGES,
     TOKEN_INVALID,
     AccessClaims,
     InvalidToken,
@@ -23,6 +22,7 @@ from identity.domain.tokens import (
     verify_access_token,
     verify_id_token,
 )
+from kabinet.messages import CATALOG
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 T = int(NOW.timestamp())
@@ -181,7 +181,7 @@ def test_audience_array_containing_ours_is_accepted(ring: KeyRing):
 @pytest.mark.parametrize("typ", ["application/at+jwt", "AT+JWT", "Application/At+Jwt"])
 def test_at_jwt_type_is_compared_as_a_media_type(ring: KeyRing, typ: str):
     # RFC 7515 4.1.9: typ is case-insensitive and the "application/" prefix may be left out.
-    from identity.domain import tokens
+    from kabinet.auth import tokens
 
     key = ring.current(NOW)
     claims = decode_segment(issue(ring).split(".")[1])
@@ -214,7 +214,7 @@ def test_clock_of_the_verifier_slightly_behind_is_tolerated(ring: KeyRing):
 
 
 def test_the_token_invalid_code_has_english_and_russian_messages():
-    english, russian = MESSAGES[TOKEN_INVALID]
+    english, russian = CATALOG[TOKEN_INVALID]
     assert english
     assert russian
     assert english != russian
@@ -282,7 +282,7 @@ def test_id_token_extra_claims_cannot_replace_nonce(ring: KeyRing):
 
 def test_id_token_without_a_typ_header_is_accepted(ring: KeyRing):
     # OIDC does not require typ in ID tokens; only a wrong one (such as at+jwt) is refused.
-    from identity.domain import tokens
+    from kabinet.auth import tokens
 
     key = ring.current(NOW)
     claims = {"iss": ISSUER, "aud": "portal-app", "sub": "a", "iat": T, "exp": T + 60}

@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from joserfc.errors import UnsupportedAlgorithmError
 
-from identity.domain import tokens
-from identity.domain.keys import KeyRing, PublicKeySet, SigningKey, generate_signing_key
-from identity.domain.tokens import (
+from kabinet.auth import tokens
+from kabinet.auth.keys import KeyRing, PublicKeySet, SigningKey, generate_signing_key
+from kabinet.auth.tokens import (
     MAX_TOKEN_LENGTH,
     InvalidToken,
     Reason,

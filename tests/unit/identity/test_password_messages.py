@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from identity.domain.password_policy import PASSWORD_CODES
-from identity.messages import PASSWORD_MESSAGES
 from kabinet import messages
+from kabinet.catalog.passwords import MESSAGES as PASSWORD_MESSAGES
 
 CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
 

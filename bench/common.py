@@ -1,0 +1,88 @@
+"""What every benchmark shares: percentiles, timing loops, one-core pinning and the table."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+Row = dict[str, Any]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile (``fraction`` in 0..1) of ``values``."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def latency_row(name: str, seconds: list[float], elapsed: float, **extra: Any) -> Row:
+    """One table row: operations, rate, p50 and p99 in milliseconds."""
+    return {
+        "measure": name,
+        "ops": len(seconds),
+        "per_s": round(len(seconds) / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": round(percentile(seconds, 0.50) * 1000, 3),
+        "p99_ms": round(percentile(seconds, 0.99) * 1000, 3),
+        **extra,
+    }
+
+
+def measure(name: str, operation: Callable[[], object], count: int, warmup: int = 20) -> Row:
+    """Run ``operation`` ``count`` times back to back and time each call."""
+    for _ in range(warmup):
+        operation()
+    timings: list[float] = []
+    clock = time.perf_counter
+    started = clock()
+    for _ in range(count):
+        before = clock()
+        operation()
+        timings.append(clock() - before)
+    return latency_row(name, timings, clock() - started)
+
+
+async def measure_async(
+    name: str, operation: Callable[[], Awaitable[object]], count: int, warmup: int = 20
+) -> Row:
+    """``measure`` for a coroutine function, awaited one call at a time."""
+    for _ in range(warmup):
+        await operation()
+    timings: list[float] = []
+    clock = time.perf_counter
+    started = clock()
+    for _ in range(count):
+        before = clock()
+        await operation()
+        timings.append(clock() - before)
+    return latency_row(name, timings, clock() - started)
+
+
+@contextmanager
+def one_core() -> Iterator[None]:
+    """Pin this process to one CPU for the measures ("per core" figures), then restore."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(previous)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, previous)
+
+
+def print_table(title: str, rows: list[Row]) -> None:
+    """Rows as aligned columns under a title."""
+    print(f"\n## {title}")
+    if not rows:
+        print("(no rows)")
+        return
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))

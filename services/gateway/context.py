@@ -1,0 +1,50 @@
+"""Per-request values the controllers receive by dependency injection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+
+from gateway.auth import Authenticator, Principal, check_csrf
+from gateway.client_ip import client_ip
+from gateway.clients import ServiceClients
+from kabinet.errors import DomainError, ErrorKind
+from kabinet.identity.v1 import identity_pb2
+from kabinet.messages import pick_language
+
+
+def provide_clients(state: State) -> ServiceClients:
+    clients: ServiceClients = state.clients
+    return clients
+
+
+def provide_authenticator(state: State) -> Authenticator:
+    authenticator: Authenticator = state.authenticator
+    return authenticator
+
+
+async def provide_principal(request: Request[Any, Any, Any], state: State) -> Principal:
+    """The signed-in caller; 401 ``auth.required`` otherwise, 403 on a forged browser request."""
+    principal = await state.authenticator.principal(request)
+    if principal is None:
+        raise DomainError(ErrorKind.UNAUTHENTICATED, "auth.required")
+    if principal.by_cookie:
+        check_csrf(request, state.allowed_origins)
+    return principal
+
+
+def provide_client_info(request: Request[Any, Any, Any], state: State) -> identity_pb2.ClientInfo:
+    """What identity records about the caller: IP (trusted proxies only), user agent, kind.
+    Browsers announce themselves with Fetch Metadata or Origin headers; apps send neither."""
+    is_browser = "sec-fetch-mode" in request.headers or "origin" in request.headers
+    return identity_pb2.ClientInfo(
+        ip=client_ip(request, state.trusted_proxies),
+        user_agent=request.headers.get("user-agent", "")[:512],
+        kind=identity_pb2.CLIENT_KIND_BROWSER if is_browser else identity_pb2.CLIENT_KIND_APP,
+    )
+
+
+def provide_language(request: Request[Any, Any, Any]) -> str:
+    return pick_language(request.headers.get("accept-language"))

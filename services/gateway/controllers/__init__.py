@@ -1,0 +1,1 @@
+"""HTTP controllers, one per area; each only calls services through the gRPC clients."""

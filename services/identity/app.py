@@ -1,0 +1,67 @@
+"""The identity service's composition root: PostgreSQL store, argon2id pool, use cases, gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+from identity.api.grpc import SERVICE_NAME, register
+from identity.config import IdentitySettings
+from identity.domain.credentials import Credentials
+from identity.domain.password_hashing import Argon2Params, PasswordHasher
+from identity.domain.ports import Clock
+from identity.domain.services import IdentityServices, build_services
+from identity.mail import identity_templates
+from identity.store.postgres import PostgresStore
+from kabinet.service import ServiceHost
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_hasher(settings: IdentitySettings) -> PasswordHasher:
+    """The argon2id hasher with the configured parameters and pool size."""
+    p = settings.passwords
+    return PasswordHasher(
+        Argon2Params(
+            memory_kib=p.argon2_memory_kib,
+            time_cost=p.argon2_time_cost,
+            parallelism=p.argon2_parallelism,
+        ),
+        max_workers=p.hash_workers or None,
+    )
+
+
+def make_services(
+    host: ServiceHost, settings: IdentitySettings, hasher: PasswordHasher, clock: Clock = utc_now
+) -> IdentityServices:
+    """Every use case on the host's pool."""
+    store = PostgresStore(host.pool, identity_templates())
+    passwords = Credentials(hasher, min_strength=settings.passwords.min_strength)
+    return build_services(store, passwords, settings, clock)
+
+
+async def serve(
+    settings: IdentitySettings,
+    *,
+    stop: asyncio.Event | None = None,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Run the service until stopped."""
+    async with ServiceHost("identity", settings.common, migrations=MIGRATIONS) as host:
+        with make_hasher(settings) as hasher:
+            services = make_services(host, settings, hasher)
+            await services.start()
+            housekeeping = asyncio.create_task(services.housekeeping(), name="housekeeping")
+            try:
+                await host.serve([register(services)], [SERVICE_NAME], stop=stop, ready=ready)
+            finally:
+                housekeeping.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await housekeeping
+                await services.close()

@@ -1,0 +1,1 @@
+"""What identity publishes on ``identity.>`` (through its outbox)."""

@@ -1,0 +1,81 @@
+"""Domain events as the ``kabinet.identity.v1`` messages and subjects other services consume."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from identity.domain.events import (
+    AccountActivated,
+    AccountCreatedForPurchase,
+    AccountDeleted,
+    AccountRegistered,
+    Event,
+    PasswordChanged,
+    SessionRevoked,
+)
+from kabinet.identity.v1 import events_pb2
+
+ACCOUNT_REGISTERED = "identity.account.registered"
+ACCOUNT_ACTIVATED = "identity.account.activated"
+ACCOUNT_CREATED_FOR_PURCHASE = "identity.account.created_for_purchase"
+PASSWORD_CHANGED = "identity.password.changed"  # noqa: S105 (a subject)
+SESSION_REVOKED = "identity.session.revoked"
+ACCOUNT_DELETED = "identity.account.deleted"
+
+SUBJECTS = (
+    ACCOUNT_REGISTERED,
+    ACCOUNT_ACTIVATED,
+    ACCOUNT_CREATED_FOR_PURCHASE,
+    PASSWORD_CHANGED,
+    SESSION_REVOKED,
+    ACCOUNT_DELETED,
+)
+
+
+def _timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def to_message(event: Event) -> tuple[str, Message]:
+    """The subject and protobuf message of a domain event."""
+    at = _timestamp(event.occurred_at)
+    match event:
+        case AccountRegistered():
+            return ACCOUNT_REGISTERED, events_pb2.AccountRegistered(
+                account_id=str(event.account_id),
+                email=event.email,
+                language=event.language,
+                occurred_at=at,
+            )
+        case AccountActivated():
+            return ACCOUNT_ACTIVATED, events_pb2.AccountActivated(
+                account_id=str(event.account_id), email=event.email, occurred_at=at
+            )
+        case AccountCreatedForPurchase():
+            return ACCOUNT_CREATED_FOR_PURCHASE, events_pb2.AccountCreatedForPurchase(
+                account_id=str(event.account_id),
+                email=event.email,
+                order_id=event.order_id,
+                occurred_at=at,
+            )
+        case PasswordChanged():
+            return PASSWORD_CHANGED, events_pb2.PasswordChanged(
+                account_id=str(event.account_id), reason=event.reason.value, occurred_at=at
+            )
+        case SessionRevoked():
+            return SESSION_REVOKED, events_pb2.SessionRevoked(
+                account_id=str(event.account_id),
+                session_id=str(event.session_id),
+                reason=event.reason.value,
+                occurred_at=at,
+            )
+        case AccountDeleted():
+            return ACCOUNT_DELETED, events_pb2.AccountDeleted(
+                account_id=str(event.account_id), occurred_at=at
+            )
+    raise TypeError(f"not an identity event: {event!r}")

@@ -1,0 +1,87 @@
+"""The gateway's platform surface through real HTTP: probes, OpenAPI, problem+json everywhere."""
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+PROBLEM = "application/problem+json"
+
+
+async def test_healthz_answers(http: httpx.AsyncClient) -> None:
+    reply = await http.get("/healthz")
+    assert reply.status_code == 200
+    assert reply.json() == {"status": "ok"}
+
+
+async def test_readyz_lists_every_service_up(http: httpx.AsyncClient) -> None:
+    reply = await http.get("/readyz")
+    assert reply.status_code == 200
+    assert reply.json() == {
+        "status": "ready",
+        "services": {
+            "identity": "up",
+            "subscription": "up",
+            "distribution": "up",
+            "support": "up",
+        },
+    }
+
+
+async def test_openapi_document_describes_the_api(http: httpx.AsyncClient) -> None:
+    reply = await http.get("/schema/openapi.json")
+    assert reply.status_code == 200
+    paths = reply.json()["paths"]
+    assert "/api/v1/auth/register" in paths
+    assert "/api/v1/account" in paths
+    assert "/dev/mailbox" not in paths  # development pages stay out of the contract
+
+
+async def test_unknown_route_is_a_problem_with_a_stable_code(http: httpx.AsyncClient) -> None:
+    reply = await http.get("/no/such/page", headers={"accept-language": "ru-RU,ru;q=0.9"})
+    assert reply.status_code == 404
+    assert reply.headers["content-type"].startswith(PROBLEM)
+    body = reply.json()
+    assert body["code"] == "request.not_found"
+    assert body["status"] == 404
+    assert body["detail"] == "Здесь ничего нет."
+    assert body["title"] == "Nothing is here."
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"{", b'{"email": "a@b.c", "password": ', b"[" * 10_000 + b"]" * 10_000, b"\xff\xfe"],
+    ids=["truncated", "cut-mid-value", "deeply-nested", "not-utf8"],
+)
+async def test_malformed_json_is_a_4xx_problem_never_a_500(
+    http: httpx.AsyncClient, content: bytes
+) -> None:
+    reply = await http.post(
+        "/api/v1/auth/login", content=content, headers={"content-type": "application/json"}
+    )
+    assert 400 <= reply.status_code < 500
+    assert reply.headers["content-type"].startswith(PROBLEM)
+    assert "Traceback" not in reply.text
+
+
+async def test_a_missing_field_names_the_field(http: httpx.AsyncClient) -> None:
+    reply = await http.post("/api/v1/auth/login", json={"email": "a@example.com"})
+    assert reply.status_code == 400
+    body = reply.json()
+    assert body["code"] == "request.invalid"
+    assert any(v["field"] == "password" for v in body.get("violations", []))
+
+
+async def test_an_oversized_body_is_refused_with_413(http: httpx.AsyncClient) -> None:
+    password = "A1a" + "x" * 1_048_576
+    reply = await http.post(
+        "/api/v1/auth/login", json={"email": "big@example.com", "password": password}
+    )
+    assert reply.status_code == 413
+    assert reply.json()["code"] == "request.too_large"
+
+
+async def test_method_not_allowed_is_a_problem(http: httpx.AsyncClient) -> None:
+    reply = await http.delete("/healthz")
+    assert reply.status_code == 405
+    assert reply.json()["code"] == "request.method_not_allowed"
