@@ -29,6 +29,7 @@ from gateway.context import (
 from gateway.controllers.account import AccountController
 from gateway.controllers.auth import AuthController
 from gateway.controllers.health import HealthController
+from gateway.controllers.home import HomeController
 from gateway.controllers.wellknown import WellKnownController
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.revocations import RevocationFeed
@@ -73,7 +74,13 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
             if own_clients:
                 await app.state.clients.close()
 
-    handlers: list[Any] = [HealthController, WellKnownController, AuthController, AccountController]
+    handlers: list[Any] = [
+        HomeController,
+        HealthController,
+        WellKnownController,
+        AuthController,
+        AccountController,
+    ]
     if settings.mailbox_dir is not None:
         from gateway.controllers.dev import MailboxController
 
@@ -104,5 +111,6 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
             path="/schema",
             render_plugins=[SwaggerRenderPlugin(path="/swagger"), RedocRenderPlugin(path="/")],
         ),
+        logging_config=None,  # kabinet.logs owns logging: one format across the cluster
         debug=False,
     )

@@ -1,7 +1,12 @@
 """The gateway's platform surface through real HTTP: probes, OpenAPI, problem+json everywhere."""
 
+import html
+import uuid
+
 import httpx
 import pytest
+
+from kabinet.testing.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -85,3 +90,34 @@ async def test_method_not_allowed_is_a_problem(http: httpx.AsyncClient) -> None:
     reply = await http.delete("/healthz")
     assert reply.status_code == 405
     assert reply.json()["code"] == "request.method_not_allowed"
+
+
+async def test_front_page_points_to_the_docs_and_the_mailbox(http: httpx.AsyncClient) -> None:
+    reply = await http.get("/")
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("text/html")
+    assert 'href="/schema"' in reply.text
+    assert 'href="/dev/mailbox"' in reply.text
+    assert "script-src" not in reply.headers["content-security-policy"]
+    assert "default-src 'none'" in reply.headers["content-security-policy"]
+
+
+async def test_mailbox_page_lists_mail_with_working_links(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    email = f"box-{uuid.uuid4().hex[:8]}@example.com"
+    await http.post(
+        "/api/v1/auth/register",
+        json={"email": email, "password": "Vesna-Kuku-2024", "language": "en"},
+    )
+    message = await cluster.mailbox.wait_for(email, timeout=15)
+    index = await http.get("/dev/mailbox")
+    assert index.status_code == 200
+    assert f'href="/dev/mailbox/{message.key}"' in index.text
+    page = await http.get(f"/dev/mailbox/{message.key}")
+    assert page.status_code == 200
+    assert page.headers["referrer-policy"] == "no-referrer"
+    link = message.links[0]
+    assert f'<a href="{html.escape(link)}">' in page.text
+    missing = await http.get("/dev/mailbox/no-such-message")
+    assert missing.status_code == 404

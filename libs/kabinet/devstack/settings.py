@@ -14,7 +14,7 @@ class DevstackSettings:
         "KABINET_DATA_DIR", Path(".kabinet"), "where `make run` keeps PostgreSQL, NATS and mail"
     )
     postgres_port: int = setting(
-        "KABINET_POSTGRES_PORT", 54329, "port of the embedded PostgreSQL (127.0.0.1)"
+        "KABINET_POSTGRES_PORT", 15432, "port of the embedded PostgreSQL (127.0.0.1)"
     )
     nats_port: int = setting("KABINET_NATS_PORT", 4222, "port of the embedded NATS (127.0.0.1)")
     nats_monitor_port: int = setting(

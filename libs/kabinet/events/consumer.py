@@ -356,13 +356,17 @@ class EventConsumer:
                     elif item.subject != reply or status == "100":
                         continue  # an old request's end, or a heartbeat
                     else:
-                        if status == "409":
+                        if status not in ("404", "408"):  # not "no messages" / "expired"
                             description = (item.headers or {}).get("Description", "")
                             log.info(
                                 "pull request ended",
-                                extra={"consumer": self.durable, "status": description},
+                                extra={
+                                    "consumer": self.durable,
+                                    "status": f"{status} {description}",
+                                },
                             )
-                            if "deleted" in description.lower():
+                            if status == "503" or "deleted" in description.lower():
+                                # No consumer (or no stream) to answer: set it up again.
                                 self._consumer_for = None
                                 return
                             await self._life.sleep(0.1)

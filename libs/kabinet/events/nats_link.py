@@ -21,7 +21,8 @@ from nats.aio.client import Client
 log = logging.getLogger(__name__)
 
 
-def _addresses(url: str) -> list[tuple[str, int]]:
+def addresses(url: str) -> list[tuple[str, int]]:
+    """(host, port) of each server of a NATS URL list (``nats://a:4222,nats://b``)."""
     found = []
     for part in url.split(","):
         split = urlsplit(part.strip() if "://" in part else f"nats://{part.strip()}")
@@ -110,10 +111,10 @@ class NatsLink:
 
     async def _connect(self) -> Client:
         delay = 0.05
-        addresses = _addresses(self.url)
+        servers = addresses(self.url)
         while True:
             reachable = False
-            for host, port in addresses:
+            for host, port in servers:
                 if await _port_open(host, port, self.connect_timeout):
                     reachable = True
                     break

@@ -147,7 +147,7 @@ class OutboxRelay:
             while not self._life.stop_requested:
                 self._wake.clear()
                 try:
-                    _, more = await self._relay_batch(held)
+                    more = await self._relay_batch(held)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -208,21 +208,27 @@ class OutboxRelay:
             raise ConnectionError("NATS is reconnecting")
         return self._js[1]
 
-    async def _relay_batch(self, held: HeldConnection) -> tuple[int, bool]:
-        """Publish one batch; returns (rows published, whether more may be waiting)."""
+    async def _relay_batch(self, held: HeldConnection) -> bool:
+        """Publish one batch; returns whether more rows may be waiting.
+
+        Raises when some rows could not be published, so that the loop backs off before the
+        next try (the acknowledged ones are marked all the same).
+        """
         js = await self._jetstream()
         if js is None:
-            return 0, False
+            return False
         async with held.use() as conn, conn.transaction():
             rows = await conn.fetch(_CLAIM, self.batch_size)
             if not rows:
-                return 0, False
+                return False
             acked = await self._publish(js, rows)
             if acked:
                 await self._mark_published(conn, acked)
         self._published += len(acked)
         self._batches += 1
-        return len(acked), len(rows) == self.batch_size and len(acked) == len(rows)
+        if len(acked) < len(rows):
+            raise ConnectionError(f"{len(rows) - len(acked)} events not acknowledged by NATS")
+        return len(rows) == self.batch_size
 
     async def _publish(self, js: JetStreamContext, rows: Sequence[Any]) -> list[uuid.UUID]:
         """Send every row, then wait for the acks; returns the ids JetStream acknowledged."""

@@ -50,7 +50,8 @@ def stream_config(
     )
 
 
-def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
+def needs_update(current: StreamConfig, wanted: StreamConfig) -> bool:
+    """Whether a stream's subjects, replicas or windows differ from what is wanted."""
     return (
         sorted(current.subjects or []) != sorted(wanted.subjects or [])
         or (current.num_replicas or 1) != wanted.num_replicas
@@ -88,7 +89,7 @@ async def ensure_stream(
             return info
     if info.config.storage not in (None, StorageType.FILE):
         log.warning("stream is not file-backed", extra={"stream": name})
-    if _differs(info.config, wanted):
+    if needs_update(info.config, wanted):
         wanted.storage = info.config.storage or StorageType.FILE
         info = await js.update_stream(wanted)
         log.info("stream updated", extra={"stream": name, "subjects": wanted.subjects})

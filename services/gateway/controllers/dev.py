@@ -9,25 +9,9 @@ from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.params import FromPath
 
+from gateway.pages import html_page
 from kabinet.devstack.mailbox import Mailbox, StoredMessage
 from kabinet.errors import DomainError, ErrorKind
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-table{{border-collapse:collapse;width:100%}}td,th{{text-align:left;padding:.4rem;
-border-bottom:1px solid #ddd}}pre{{white-space:pre-wrap;background:#f6f6f6;padding:1rem}}</style>
-</head><body>{body}</body></html>"""
-
-# The page is ours alone: no scripts at all, and no framing.
-_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
 
 
 def _linkify(text: str, links: tuple[str, ...]) -> str:
@@ -60,9 +44,7 @@ class MailboxController(Controller):
             "<h1>Mailbox</h1><p>Every message Kabinet sent while running locally.</p>"
             f"<table><tr><th>Received</th><th>To</th><th>Subject</th></tr>{rows}</table>"
         )
-        return Response(
-            _PAGE.format(title="Mailbox", body=body), media_type="text/html", headers=_HEADERS
-        )
+        return html_page("Mailbox", body)
 
     @get("/{key:str}", summary="One received message")
     async def message(self, key: FromPath[str], state: State) -> Response[str]:
@@ -76,8 +58,4 @@ class MailboxController(Controller):
             f"<p>From {html.escape(message.sender)} to {html.escape(message.to)}</p>"
             f"<pre>{_linkify(message.text, message.links)}</pre>"
         )
-        return Response(
-            _PAGE.format(title=html.escape(message.subject), body=body),
-            media_type="text/html",
-            headers=_HEADERS,
-        )
+        return html_page(message.subject, body)
