@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc.util import urlsafe_b64decode
 
-from identity.domain.keys import KeyRing, PublicKeySet, generate_signing_key
-from identity.domain.tokens import InvalidToken, issue_access_token, verify_access_token
+from kabinet.auth.keys import KeyRing, PublicKeySet, generate_signing_key
+from kabinet.auth.tokens import InvalidToken, issue_access_token, verify_access_token
 
 ISSUER = "https://id.kabinet.example"
 AUDIENCE = "kabinet"

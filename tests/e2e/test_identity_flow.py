@@ -1,5 +1,5 @@
-"""Issue 3's promise through the gateway on real servers: register, activate from the emailed
-link, sign in, use the account with the cookie and with the bearer token, rotate, replay, sign out."""
+"""Accounts through the gateway on real servers: register, activate from the emailed link, sign
+in, use the account with the cookie and the bearer token, rotate, replay, sign out."""
 
 import asyncio
 import uuid

@@ -20,7 +20,7 @@ def make(**options: Any) -> EventConsumer:
         "handler": handler,
         **options,
     }
-    return EventConsumer(None, "nats://127.0.0.1:4222", **settings)  # type: ignore[arg-type]
+    return EventConsumer(None, "nats://127.0.0.1:4222", **settings)
 
 
 def test_retry_delay_doubles_from_the_base_and_stops_at_the_cap() -> None:
@@ -35,8 +35,8 @@ def test_describe_error_keeps_type_and_message_only_and_bounds_the_length() -> N
 
 
 def test_the_jetstream_consumer_is_durable_explicit_ack_and_never_gives_up() -> None:
-    config = make(ack_wait=12.0, subjects=["identity.account.>", "identity.order.>"])
-    wanted = config.consumer_config()
+    worker = make(ack_wait=12.0, subjects=["identity.account.>", "identity.order.>"])
+    wanted = worker.consumer_config()
     assert wanted.durable_name == "subscription-accounts"
     assert wanted.ack_policy is not None
     assert wanted.ack_policy.value == "explicit"

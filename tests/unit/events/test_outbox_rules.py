@@ -6,10 +6,10 @@ import uuid
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from kabinet.events.nats_link import _addresses
+from kabinet.events.nats_link import addresses
 from kabinet.events.outbox import check_subject, trace_headers
 from kabinet.events.relay import message_headers
-from kabinet.events.streams import STREAMS, _differs, stream_config
+from kabinet.events.streams import STREAMS, needs_update, stream_config
 
 
 @pytest.mark.parametrize(
@@ -59,14 +59,14 @@ def test_service_streams_capture_their_service_subjects() -> None:
     assert config.storage is not None
     assert config.storage.value == "file"
     assert config.duplicate_window == 120.0
-    assert not _differs(config, stream_config("IDENTITY", ["identity.>"]))
-    assert _differs(config, stream_config("IDENTITY", ["identity.>"], duplicate_window=60))
-    assert _differs(config, stream_config("IDENTITY", ["identity.>", "x.>"]))
+    assert not needs_update(config, stream_config("IDENTITY", ["identity.>"]))
+    assert needs_update(config, stream_config("IDENTITY", ["identity.>"], duplicate_window=60))
+    assert needs_update(config, stream_config("IDENTITY", ["identity.>", "x.>"]))
 
 
 def test_nats_urls_name_the_ports_to_wait_for() -> None:
-    assert _addresses("nats://10.0.0.1:4223,nats://10.0.0.2") == [
+    assert addresses("nats://10.0.0.1:4223,nats://10.0.0.2") == [
         ("10.0.0.1", 4223),
         ("10.0.0.2", 4222),
     ]
-    assert _addresses("127.0.0.1:5000") == [("127.0.0.1", 5000)]
+    assert addresses("127.0.0.1:5000") == [("127.0.0.1", 5000)]
