@@ -16,10 +16,15 @@ itself is kept exactly.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Mapping, Sequence
 
-from identity.domain.password_lists import common_passwords
+from identity.domain.password_lists import (
+    CommonPasswords,
+    build_common_passwords,
+    common_passwords,
+)
 from identity.domain.password_strength import strength_score
 from identity.domain.password_variants import (
     has_cyrillic,
@@ -94,12 +99,15 @@ def check_password(
     violations = [Violation(code, _FIELD, params) for code, params in _composition(text)]
     views = latin_views(text)
     blocklist = common_passwords()
-    if any(blocklist.matches(view) for view in views):
+    names = _name_forms(context)
+    # The product's name with the usual decorations ("Kabinet2024!") is as guessable as any
+    # list entry; a longer password that merely contains it gets its own code below.
+    brand = _brand_passwords(tuple(names))
+    if any(blocklist.matches(view) or brand.matches(view) for view in views):
         violations.append(Violation(TOO_COMMON, _FIELD))
     email_parts = _email_parts(email)
     if _contains_any(views, email_parts):
         violations.append(Violation(CONTAINS_EMAIL, _FIELD))
-    names = _name_forms(context)
     if _contains_any(views, names):
         violations.append(Violation(CONTAINS_PRODUCT_NAME, _FIELD))
     score = _strength(text, [*email_parts, *names], blocklist.extra_ranked)
@@ -149,6 +157,12 @@ def _email_parts(email: str | None) -> list[str]:
     words = "".join(char if char.isalnum() else " " for char in local).split()
     parts = [address, local, "".join(words), *words]
     return [part for part in dict.fromkeys(parts) if len(part) >= MIN_CONTEXT_LENGTH]
+
+
+@functools.cache
+def _brand_passwords(names: tuple[str, ...]) -> CommonPasswords:
+    """A matcher whose only entries are the product's names (cached per set of names)."""
+    return build_common_passwords((), (), names)
 
 
 def _name_forms(names: Sequence[str]) -> list[str]:

@@ -269,7 +269,8 @@ def test_uncommon_passwords_are_not_refused_as_common(password: str) -> None:
 def test_acceptance_examples_are_refused() -> None:
     for password in ("Password1", "Qwerty123", "Йцукен123Q", "Gfhjkm123"):
         assert TOO_COMMON in codes(password), password
-    for password in ("Kabinet2024", "Kabinet123!"):
+    for password in ("Kabinet2024", "Kabinet123!", "Кабинет2024Q"):
+        assert TOO_COMMON in codes(password), password
         assert CONTAINS_PRODUCT_NAME in codes(password), password
 
 
