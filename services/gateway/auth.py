@@ -2,7 +2,8 @@
 
 A token comes as ``Authorization: Bearer`` (apps) or in the ``__Host-`` access cookie (browsers).
 Its signature and claims are checked locally against identity's JWKS, cached and fetched again
-when a token names an unknown ``kid`` (at most once per ``JWKS_MIN_REFRESH``). Revocation is
+when a token names an unknown ``kid`` (at most once per ``JWKS_MIN_REFRESH``); a token already
+verified is remembered (its expiry and key are still checked on every request). Revocation is
 checked against ``RevocationList``, kept current from identity's ``identity.session.revoked``
 events, so a signed-out or disconnected session is refused at once without asking identity.
 
@@ -28,6 +29,7 @@ from litestar import Request, Response
 from gateway.clients import ServiceClients
 from kabinet.auth.keys import PublicKeySet
 from kabinet.auth.tokens import AccessClaims, InvalidToken, Reason, verify_access_token
+from kabinet.auth.verified import VerifiedTokens
 from kabinet.errors import DomainError, ErrorKind
 from kabinet.identity.v1 import identity_pb2
 
@@ -96,6 +98,7 @@ class Authenticator:
         self.issuer = issuer
         self.audience = audience
         self._keys: PublicKeySet | None = None
+        self._verified = VerifiedTokens()
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
 
@@ -113,20 +116,26 @@ class Authenticator:
         """The claims of a valid, unrevoked access token; ``token.invalid`` otherwise."""
         keys = self._keys or await self._refresh_keys(force=False)
         now = datetime.now(UTC)
+        claims = self._verified.get(token, keys, now)
+        if claims is None:
+            claims = await self._verify_signature(token, keys, now)
+            self._verified.remember(token, claims)
+        if self.revocations.is_revoked(claims.session_id):
+            raise InvalidToken(Reason.REVOKED)
+        return claims
+
+    async def _verify_signature(
+        self, token: str, keys: PublicKeySet, now: datetime
+    ) -> AccessClaims:
         try:
-            claims = verify_access_token(
+            return verify_access_token(
                 keys, token, issuer=self.issuer, audience=self.audience, now=now
             )
         except InvalidToken as exc:
             if exc.reason is not Reason.KID_UNKNOWN:
                 raise
-            keys = await self._refresh_keys(force=True)
-            claims = verify_access_token(
-                keys, token, issuer=self.issuer, audience=self.audience, now=now
-            )
-        if self.revocations.is_revoked(claims.session_id):
-            raise InvalidToken(Reason.REVOKED)
-        return claims
+        keys = await self._refresh_keys(force=True)  # a new key: identity rotated
+        return verify_access_token(keys, token, issuer=self.issuer, audience=self.audience, now=now)
 
     async def principal(self, request: Request[Any, Any, Any]) -> Principal | None:
         """The caller, or None when no token came; a token that came and is bad is an error."""

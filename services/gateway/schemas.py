@@ -67,6 +67,13 @@ class TokenResponse(msgspec.Struct):
     expires_in: int
 
 
+class SessionInfo(msgspec.Struct):
+    account_id: str
+    session_id: str
+    roles: list[str]
+    scope: list[str]
+
+
 class Accepted(msgspec.Struct):
     status: str = "accepted"
 

@@ -87,6 +87,11 @@ async def test_register_activate_sign_in_refresh_replay_sign_out(
     assert by_bearer.status_code == 200
     assert by_bearer.json()["email"] == email
     assert by_bearer.json()["status"] == "active"
+    whoami = await http.get(
+        "/api/v1/auth/session", headers={"authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert whoami.status_code == 200
+    assert whoami.json()["account_id"] == by_bearer.json()["id"]
     by_cookie = await http.get(
         "/api/v1/account", headers={"cookie": f"{ACCESS_COOKIE}={cookies[ACCESS_COOKIE]}"}
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
@@ -26,6 +26,7 @@ from gateway.schemas import (
     PasswordCheckResult,
     RefreshBody,
     RegisterBody,
+    SessionInfo,
     TokenBody,
     TokenPasswordBody,
     TokenResponse,
@@ -149,6 +150,16 @@ class AuthController(Controller):
             identity_pb2.RefreshRequest(refresh_token=token, client=client_info)
         )
         return _tokens(reply)
+
+    @get("/session", summary="Who the token belongs to, checked at the edge (no service call)")
+    async def session(self, principal: NamedDependency[Principal]) -> SessionInfo:
+        """The cheap "am I still signed in" for pages and apps: a local token check only."""
+        return SessionInfo(
+            account_id=principal.account_id,
+            session_id=principal.session_id,
+            roles=list(principal.roles),
+            scope=list(principal.scope),
+        )
 
     @post("/logout", status_code=204, summary="Sign out: the session and its tokens die")
     async def logout(

@@ -5,8 +5,9 @@ each refresh spends the presented token and issues the next; presenting a spent 
 it was copied, so the whole session is revoked. Access tokens are short ES256 JWTs naming the
 session (``sid``); a token is valid while its signature and claims are and its session is live,
 which is what ``validate`` checks against the database on every call (the outcome of a token's
-signature check is remembered, see ``verified_tokens``; its session's never is). Every revocation
-publishes ``identity.session.revoked`` so that the gateway refuses the session's tokens at once.
+signature check is remembered, see ``kabinet.auth.verified``; its session's never is). Every
+revocation publishes ``identity.session.revoked`` so that the gateway refuses the session's
+tokens at once.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from identity.domain.model import (
 from identity.domain.ports import Clock, Store, Transaction
 from identity.domain.secrets import hash_token, is_well_formed_refresh_token, new_refresh_token
 from identity.domain.signing import MAX_TOKEN_TTL, SigningKeyManager
-from identity.domain.verified_tokens import VerifiedTokens
 from kabinet.auth.tokens import (
     TOKEN_INVALID,
     AccessClaims,
@@ -39,6 +39,7 @@ from kabinet.auth.tokens import (
     issue_access_token,
     verify_access_token,
 )
+from kabinet.auth.verified import VerifiedTokens
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """A bounded memory of access tokens whose signature and claims were already verified.
 
-A product backend asks about the same token on every request it serves during the token's ten
-minutes. The signature check is the costly part of ``ValidateToken`` and its outcome for a given
-token string cannot change, except with time (expiry, not-before) and with the keys (a key taken
-out of the ring). A remembered token is therefore re-checked against the clock and against the
-ring on every hit; the session is always checked against the database, never remembered.
+The same token comes back on every request of one app or browser, and a product backend asks
+about it on every request it serves, for the token's ten minutes. The signature check is the
+costly part, and its outcome for a given token string cannot change, except with time (expiry,
+not-before) and with the keys (a key taken out of the set). A remembered token is therefore
+re-checked against the clock and the keys on every hit; revocation is never remembered here.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from kabinet.auth.keys import DEFAULT_LEEWAY, KeyRing
+from kabinet.auth.keys import DEFAULT_LEEWAY, VerificationKeys
 from kabinet.auth.tokens import AccessClaims
 
 DEFAULT_SIZE = 10_000
@@ -31,8 +31,9 @@ class VerifiedTokens:
         self._slack = leeway.total_seconds()
         self._entries: dict[str, _Entry] = {}
 
-    def get(self, token: str, ring: KeyRing, now: datetime) -> AccessClaims | None:
-        """The remembered claims if they still hold at ``now`` under ``ring``; None otherwise."""
+    def get(self, token: str, ring: VerificationKeys, now: datetime) -> AccessClaims | None:
+        """The remembered claims if they still hold at ``now`` with the keys ``ring``; None
+        otherwise (expired, not yet valid, or its key is gone)."""
         entry = self._entries.get(token)
         if entry is None:
             return None

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
-from identity.domain.verified_tokens import VerifiedTokens
 from kabinet.auth.keys import KeyRing, generate_signing_key
 from kabinet.auth.tokens import issue_access_token, verify_access_token
+from kabinet.auth.verified import VerifiedTokens
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 

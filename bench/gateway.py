@@ -1,0 +1,167 @@
+"""Token-checked requests through the gateway, one core, against the embedded servers.
+
+Starts PostgreSQL, NATS and an SMTP sink from the wheels, then identity and the gateway as real
+processes (``python -m identity``, ``python -m gateway`` under uvicorn), the gateway pinned to one
+CPU and this load generator to the other. A person is registered, activated from the mail and
+signed in; then keep-alive connections send ``GET /api/v1/auth/session`` with the bearer token
+(signature, claims and revocation checked at the edge) and, for comparison in the same run,
+``GET /healthz`` (no token).
+
+Run with ``python -m bench.gateway`` (or ``make bench``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from bench.common import Row, latency_row
+from kabinet.devstack.mailbox import Mailbox
+from kabinet.devstack.nats import EmbeddedNats
+from kabinet.devstack.ports import free_port, wait_for_port
+from kabinet.devstack.postgres import EmbeddedPostgres
+from kabinet.devstack.smtp import SmtpSink
+
+CONNECTIONS = 32
+SECONDS = 8.0
+PASSWORD = "Vesna-Kuku-2024"
+
+
+def _cpus() -> tuple[set[int], set[int]]:
+    """(the gateway's CPU, the load generator's CPUs); the same CPU on a one-core machine."""
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
+    return {available[0]}, set(available[1:]) or {available[0]}
+
+
+@contextlib.contextmanager
+def _process(args: list[str], env: dict[str, str], cpus: set[int]) -> Iterator[None]:
+    process = subprocess.Popen(
+        args,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+    )
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+async def _load(port: int, request: bytes, seconds: float) -> tuple[list[float], float, int]:
+    """Keep-alive connections, one request in flight each; returns latencies, elapsed, errors."""
+    latencies: list[float] = []
+    errors = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def connection() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.perf_counter() < stop_at:
+                started = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
+                if not head.startswith(b"HTTP/1.1 200"):
+                    errors += 1
+                latencies.append(time.perf_counter() - started)
+        finally:
+            writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(CONNECTIONS)))
+    return latencies, time.perf_counter() - began, errors
+
+
+async def _sign_in(base: str, mailbox: Mailbox) -> str:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        email = "bench@example.com"
+        body = {"email": email, "password": PASSWORD, "language": "en"}
+        (await http.post("/api/v1/auth/register", json=body)).raise_for_status()
+        message = await mailbox.wait_for(email, timeout=30)
+        token = parse_qs(urlsplit(message.links[0]).query)["token"][0]
+        (await http.post("/api/v1/auth/activate", json={"token": token})).raise_for_status()
+        reply = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+        reply.raise_for_status()
+        return str(reply.json()["access_token"])
+
+
+def run() -> list[Row]:
+    """Measure and return the table rows."""
+    gateway_cpus, load_cpus = _cpus()
+    with tempfile.TemporaryDirectory(prefix="kabinet-bench-") as scratch:
+        root = Path(scratch)
+        postgres = EmbeddedPostgres(root / "pg", free_port(), log=subprocess.DEVNULL)
+        nats = EmbeddedNats(root / "nats", free_port(), free_port(), log=subprocess.DEVNULL)
+        sink = SmtpSink(root / "mail", "127.0.0.1", free_port())
+        postgres.start()
+        try:
+            nats.start()
+            sink.start()
+            postgres.create_database("kabinet")
+            gateway_port, identity_port = free_port(), free_port()
+            env = {
+                **os.environ,
+                "KABINET_DATABASE_URL": postgres.database_url("kabinet"),
+                "KABINET_NATS_URL": nats.url,
+                "KABINET_SMTP_URL": sink.url,
+                "KABINET_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
+                "KABINET_GATEWAY_PORT": str(gateway_port),
+                "KABINET_IDENTITY_ADDR": f"127.0.0.1:{identity_port}",
+                "KABINET_LOG_LEVEL": "WARNING",
+                "KABINET_TELEMETRY": "none",
+            }
+            with (
+                _process([sys.executable, "-m", "identity"], env, load_cpus),
+                _process([sys.executable, "-m", "gateway"], env, gateway_cpus),
+            ):
+                wait_for_port("127.0.0.1", identity_port, 60)
+                wait_for_port("127.0.0.1", gateway_port, 60)
+                base = f"http://127.0.0.1:{gateway_port}"
+                token = asyncio.run(_sign_in(base, Mailbox(root / "mail")))
+                os.sched_setaffinity(0, load_cpus)
+                checked = (
+                    "GET /api/v1/auth/session HTTP/1.1\r\nHost: bench\r\n"
+                    f"Authorization: Bearer {token}\r\n\r\n"
+                ).encode()
+                bare = b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n"
+                asyncio.run(_load(gateway_port, checked, 1.0))  # warm up
+                rows = []
+                for name, request in (("token-checked", checked), ("no token (/healthz)", bare)):
+                    latencies, elapsed, errors = asyncio.run(_load(gateway_port, request, SECONDS))
+                    rows.append(
+                        latency_row(
+                            f"gateway {name}, 1 core, {CONNECTIONS} connections",
+                            latencies,
+                            elapsed,
+                            errors=errors,
+                        )
+                    )
+                rows[0]["vs_no_token"] = f"{100 * rows[0]['per_s'] / rows[1]['per_s']:.0f}%"
+                return rows
+        finally:
+            sink.stop()
+            nats.stop()
+            postgres.stop()
+
+
+if __name__ == "__main__":
+    from bench.common import print_table
+
+    print_table("Token-checked gateway requests", run())
