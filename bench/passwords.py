@@ -16,17 +16,13 @@ Run with ``python -m bench.passwords``.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import string
-import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from itertools import cycle
-from typing import Any
 
 import argon2
 
+from bench.common import Row, measure, measure_async, one_core, print_table
 from identity.domain.password_hashing import Argon2Params, PasswordHasher
 from identity.domain.password_policy import check_password
 
@@ -55,81 +51,28 @@ def _mixed_passwords() -> list[str]:
     ]
 
 
-def _percentile(values: list[int], fraction: float) -> int:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
-
-
-def _row(name: str, timings: list[int], elapsed: float) -> dict[str, Any]:
-    return {
-        "measure": name,
-        "ops": len(timings),
-        "per_s": round(len(timings) / elapsed, 1),
-        "p50_ms": round(_percentile(timings, 0.50) / 1e6, 3),
-        "p99_ms": round(_percentile(timings, 0.99) / 1e6, 3),
-    }
-
-
-def _measure(name: str, operation: Callable[[], object], count: int) -> dict[str, Any]:
-    for _ in range(WARMUP):
-        operation()
-    timings: list[int] = []
-    clock = time.perf_counter_ns
-    started = clock()
-    for _ in range(count):
-        before = clock()
-        operation()
-        timings.append(clock() - before)
-    return _row(name, timings, (clock() - started) / 1e9)
-
-
-async def _measure_async(
-    name: str, operation: Callable[[], Awaitable[object]], count: int
-) -> dict[str, Any]:
-    for _ in range(WARMUP):
-        await operation()
-    timings: list[int] = []
-    clock = time.perf_counter_ns
-    started = clock()
-    for _ in range(count):
-        before = clock()
-        await operation()
-        timings.append(clock() - before)
-    return _row(name, timings, (clock() - started) / 1e9)
-
-
-@contextmanager
-def _one_core() -> Iterator[None]:
-    """Pin the process to the CPU it runs on for the measures, then restore its affinity."""
-    if not hasattr(os, "sched_setaffinity"):
-        yield
-        return
-    previous = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {min(previous)})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, previous)
-
-
-async def _pool_measures(count: int) -> list[dict[str, Any]]:
+async def _pool_measures(count: int) -> list[Row]:
     with PasswordHasher(Argon2Params(), max_workers=1) as hasher:
         encoded = await hasher.hash(PASSWORD)
         return [
-            await _measure_async(
+            await measure_async(
                 "PasswordHasher.verify via pool (1 worker)",
                 lambda: hasher.verify(encoded, PASSWORD),
                 count,
+                WARMUP,
             ),
-            await _measure_async(
-                "PasswordHasher.verify_dummy via pool", lambda: hasher.verify_dummy(PASSWORD), count
+            await measure_async(
+                "PasswordHasher.verify_dummy via pool",
+                lambda: hasher.verify_dummy(PASSWORD),
+                count,
+                WARMUP,
             ),
         ]
 
 
 def run(
     verify_operations: int = VERIFY_OPERATIONS, check_operations: int = CHECK_OPERATIONS
-) -> list[dict[str, Any]]:
+) -> list[Row]:
     """Measure argon2id verify/hash rates and check_password throughput; one row per measure."""
     params = Argon2Params()
     bare = argon2.PasswordHasher(
@@ -146,8 +89,8 @@ def run(
     huge = "Aa1!" * 262_144
     check_password("warm-up", email=EMAIL)  # builds the word lists once
 
-    with _one_core():
-        bare_verify = _measure(
+    with one_core():
+        bare_verify = measure(
             f"bare argon2id verify (m={params.memory_kib} t={params.time_cost} "
             f"p={params.parallelism})",
             lambda: bare.verify(encoded, PASSWORD),
@@ -155,19 +98,19 @@ def run(
         )
         rows = [
             bare_verify,
-            _measure("bare argon2id hash", lambda: bare.hash(PASSWORD), verify_operations // 2),
+            measure("bare argon2id hash", lambda: bare.hash(PASSWORD), verify_operations // 2),
             *asyncio.run(_pool_measures(verify_operations)),
-            _measure(
+            measure(
                 "check_password, mixed passwords",
                 lambda: check_password(next(passwords), email=EMAIL),
                 check_operations,
             ),
-            _measure(
+            measure(
                 "check_password, 256 characters",
                 lambda: check_password(longest, email=EMAIL),
                 check_operations // 10,
             ),
-            _measure(
+            measure(
                 "check_password, 1 MB refused",
                 lambda: check_password(huge, email=EMAIL),
                 check_operations,
@@ -178,15 +121,5 @@ def run(
     return rows
 
 
-def print_table(rows: list[dict[str, Any]]) -> None:
-    columns: list[str] = []
-    for row in rows:
-        columns += [key for key in row if key not in columns]
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns))
-    for row in rows:
-        print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
-
-
 if __name__ == "__main__":
-    print_table(run())
+    print_table("Password policy and argon2id", run())

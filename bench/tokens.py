@@ -10,10 +10,8 @@ Run with ``python -m bench.tokens``.
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc.util import urlsafe_b64decode
 
+from bench.common import Row, measure, one_core, print_table
 from kabinet.auth.keys import KeyRing, PublicKeySet, generate_signing_key
 from kabinet.auth.tokens import InvalidToken, issue_access_token, verify_access_token
 
@@ -29,45 +28,6 @@ ISSUER = "https://id.kabinet.example"
 AUDIENCE = "kabinet"
 OPERATIONS = 5_000
 WARMUP = 300
-
-
-def _percentile(values: list[int], fraction: float) -> int:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
-
-
-def _measure(name: str, operation: Callable[[], object], count: int = OPERATIONS) -> dict[str, Any]:
-    for _ in range(WARMUP):
-        operation()
-    timings: list[int] = []
-    clock = time.perf_counter_ns
-    started = clock()
-    for _ in range(count):
-        before = clock()
-        operation()
-        timings.append(clock() - before)
-    elapsed = (clock() - started) / 1e9
-    return {
-        "measure": name,
-        "ops": count,
-        "per_s": round(count / elapsed),
-        "p50_us": round(_percentile(timings, 0.50) / 1000, 1),
-        "p99_us": round(_percentile(timings, 0.99) / 1000, 1),
-    }
-
-
-@contextmanager
-def _one_core() -> Iterator[None]:
-    """Pin the process to the CPU it runs on for the measures, then restore its affinity."""
-    if not hasattr(os, "sched_setaffinity"):
-        yield
-        return
-    previous = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {min(previous)})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, previous)
 
 
 def _refused(operation: Callable[[], object]) -> Callable[[], None]:
@@ -81,7 +41,7 @@ def _refused(operation: Callable[[], object]) -> Callable[[], None]:
     return run
 
 
-def run() -> list[dict[str, Any]]:
+def run() -> list[Row]:
     """Measure issue and verify rates for access tokens; one row per measure."""
     now = datetime.now(UTC)
     ring = KeyRing([generate_signing_key(now)])
@@ -113,9 +73,10 @@ def run() -> list[dict[str, Any]]:
     def verify_with(keys: Any, value: str) -> Callable[[], object]:
         return lambda: verify_access_token(keys, value, issuer=ISSUER, audience=AUDIENCE, now=now)
 
-    with _one_core():
+    timed = functools.partial(measure, count=OPERATIONS, warmup=WARMUP)
+    with one_core():
         return [
-            _measure(
+            timed(
                 "access token issue (ES256)",
                 lambda: issue_access_token(
                     ring,
@@ -126,23 +87,13 @@ def run() -> list[dict[str, Any]]:
                     now=now,
                 ),
             ),
-            _measure("access token verify, KeyRing", verify_with(ring, token)),
-            _measure("access token verify, cached JWKS", verify_with(jwks, token)),
-            _measure("bare ES256 verify (cryptography)", bare_verify),
-            _measure("forged signature refused", _refused(verify_with(ring, forged_token))),
-            _measure("1 MB token refused", _refused(verify_with(ring, "A" * 1_000_000))),
+            timed("access token verify, KeyRing", verify_with(ring, token)),
+            timed("access token verify, cached JWKS", verify_with(jwks, token)),
+            timed("bare ES256 verify (cryptography)", bare_verify),
+            timed("forged signature refused", _refused(verify_with(ring, forged_token))),
+            timed("1 MB token refused", _refused(verify_with(ring, "A" * 1_000_000))),
         ]
 
 
-def print_table(rows: list[dict[str, Any]]) -> None:
-    columns: list[str] = []
-    for row in rows:
-        columns += [key for key in row if key not in columns]
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns))
-    for row in rows:
-        print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
-
-
 if __name__ == "__main__":
-    print_table(run())
+    print_table("Access tokens (ES256)", run())
