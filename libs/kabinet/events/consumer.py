@@ -127,7 +127,10 @@ class EventConsumer:
 
     ``handler(conn, event)`` runs inside the transaction that records the event in the inbox; it
     must do its writes on ``conn``. ``concurrency`` > 1 handles several events at a time (events
-    are then no longer handled in stream order).
+    are then no longer handled in stream order). The JetStream consumer starts from the
+    beginning of the stream when it is first created (the inbox makes that safe). It holds some
+    connections of ``pool`` (the LISTEN, one per group of events in hand, one for parking and
+    replays); stop it before closing the pool.
     """
 
     def __init__(
@@ -198,6 +201,7 @@ class EventConsumer:
 
     @property
     def stats(self) -> ConsumerStats:
+        """Counters for metrics and tests."""
         return ConsumerStats(
             handled=self._handled,
             duplicates=self._duplicates,

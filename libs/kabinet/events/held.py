@@ -34,6 +34,7 @@ class HeldConnection:
 
     @property
     def holding(self) -> bool:
+        """Whether a connection is held right now."""
         return self._conn is not None
 
     @asynccontextmanager

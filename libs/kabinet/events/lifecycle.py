@@ -19,14 +19,17 @@ class Lifecycle:
         self.stopped.set()
 
     def begin(self) -> None:
+        """Called by ``run()`` as it starts."""
         self.stopping.clear()
         self.stopped.clear()
 
     def end(self) -> None:
+        """Called by ``run()`` as it returns; releases whoever waits in ``stop()``."""
         self.stopped.set()
 
     @property
     def stop_requested(self) -> bool:
+        """Whether ``stop()`` was called."""
         return self.stopping.is_set()
 
     async def sleep(self, seconds: float) -> None:

@@ -57,4 +57,5 @@ def event_id_from(headers: Mapping[str, str], stream: str, stream_sequence: int)
 
 
 def event_type_from(headers: Mapping[str, str]) -> str:
+    """The payload's protobuf full name from ``Kabinet-Event-Type`` (empty if absent)."""
     return headers.get(h.EVENT_TYPE, "")

@@ -5,7 +5,8 @@ One loop per service schema (several replicas may run it: rows are claimed with
 fallback. A batch is published pipelined (every publish sent, then all acks awaited) and marked
 with one UPDATE; a row is marked only after JetStream acknowledged it. A crash between the two
 re-publishes the row later with the same ``Nats-Msg-Id``: JetStream drops the copy within its
-duplicate window, and the consumers' inbox drops it after.
+duplicate window, and the consumers' inbox drops it after. For the same reason the marking
+transaction does not wait for the WAL flush, which keeps a disk stall out of the event path.
 """
 
 from __future__ import annotations
@@ -83,8 +84,13 @@ def message_headers(row: Any) -> dict[str, str]:
 class OutboxRelay:
     """Publishes ``schema``'s outbox to JetStream until ``stop()``.
 
-    ``nats_max_reconnect_attempts``/``nats_reconnect_time_wait`` are nats-py's budget for one
-    client; when it runs out the relay connects again by itself, however long NATS stays away.
+    ``pool`` must work in ``schema`` (``kabinet.db.create_pool``); the relay holds two of its
+    connections (the LISTEN and, while busy, the one it relays with), so stop the relay before
+    closing the pool. ``nats_max_reconnect_attempts``/``nats_reconnect_time_wait`` are nats-py's
+    budget for one client; when it runs out the relay connects again by itself, however long
+    NATS stays away. Streams must exist for the subjects written (``ensure_streams``); an event
+    no stream captures stays in the outbox, retried with backoff, without holding back others
+    (unless a whole batch of them piles up).
     """
 
     def __init__(
@@ -128,6 +134,7 @@ class OutboxRelay:
 
     @property
     def stats(self) -> RelayStats:
+        """Counters for metrics and tests."""
         return RelayStats(
             published=self._published,
             batches=self._batches,
