@@ -1,3 +1,8 @@
 """Fixtures shared by every test: real servers from kabinet.testing."""
 
-from kabinet.testing.fixtures import *  # noqa: F403
+import os
+
+# gRPC's C core logs connection shutdowns (GOAWAY) at INFO; tests stop servers all the time.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+from kabinet.testing.fixtures import *  # noqa: E402, F403

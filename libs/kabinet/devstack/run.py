@@ -83,6 +83,7 @@ def run() -> int:
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.setdefault("KABINET_LOG_FORMAT", "text")
+    env.setdefault("GRPC_VERBOSITY", "ERROR")  # the C core's INFO lines say nothing to a person
     postgres: EmbeddedPostgres | None = None
     nats: EmbeddedNats | None = None
     sink = None
