@@ -30,6 +30,7 @@ from gateway.controllers.account import AccountController
 from gateway.controllers.auth import AuthController
 from gateway.controllers.health import HealthController
 from gateway.controllers.home import HomeController
+from gateway.controllers.links import LinkPagesController
 from gateway.controllers.wellknown import WellKnownController
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.revocations import RevocationFeed
@@ -76,6 +77,7 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
 
     handlers: list[Any] = [
         HomeController,
+        LinkPagesController,
         HealthController,
         WellKnownController,
         AuthController,
