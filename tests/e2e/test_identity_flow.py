@@ -203,3 +203,40 @@ async def test_jwks_is_published(http: httpx.AsyncClient) -> None:
     keys = reply.json()["keys"]
     assert keys
     assert all("d" not in key and key["alg"] == "ES256" for key in keys)
+
+
+async def test_fields_a_client_must_not_set_have_no_effect(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    email = f"mass-{uuid.uuid4().hex[:8]}@example.com"
+    reply = await http.post(
+        "/api/v1/auth/register",
+        json={
+            "email": email,
+            "password": PASSWORD,
+            "id": "00000000-0000-0000-0000-000000000001",
+            "roles": ["support_agent"],
+            "status": "active",
+            "email_verified": True,
+        },
+    )
+    assert reply.status_code == 202
+    early = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert early.json()["code"] == "account.not_activated"  # "status" was ignored
+
+    await http.post(
+        "/api/v1/auth/activate", json={"token": await _token_from_mail(cluster, email, "activate")}
+    )
+    login = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    bearer = {"authorization": f"Bearer {login.json()['access_token']}"}
+    patched = await http.patch(
+        "/api/v1/account",
+        json={"name": "Eve", "roles": ["operator"], "email": "other@example.com", "id": "x"},
+        headers=bearer,
+    )
+    assert patched.status_code == 200
+    account = patched.json()
+    assert account["roles"] == []
+    assert account["email"] == email
+    assert account["id"] != "00000000-0000-0000-0000-000000000001"
+    assert account["name"] == "Eve"
