@@ -19,6 +19,7 @@ BENCHMARKS = {
     "tokens": "Access tokens (ES256)",
     "signin": "Sign-in and ValidateToken",
     "gateway": "Token-checked gateway requests",
+    "entitlements": "CheckEntitlement over gRPC",
 }
 
 

@@ -5,4 +5,4 @@ import os
 # gRPC's C core logs connection shutdowns (GOAWAY) at INFO; tests stop servers all the time.
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-from kabinet.testing.fixtures import *  # noqa: E402, F403
+from kabinet.testing.fixtures import *  # noqa: F403

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from kabinet.catalog import identity, passwords
+from kabinet.catalog import identity, passwords, subscription
 
 LANGUAGES = ("en", "ru")
 DEFAULT_LANGUAGE = "en"
@@ -72,7 +72,9 @@ def _merge(*catalogs: Mapping[str, tuple[str, str]]) -> dict[str, tuple[str, str
     return merged
 
 
-CATALOG: dict[str, tuple[str, str]] = _merge(PLATFORM, identity.MESSAGES, passwords.MESSAGES)
+CATALOG: dict[str, tuple[str, str]] = _merge(
+    PLATFORM, identity.MESSAGES, passwords.MESSAGES, subscription.MESSAGES
+)
 
 
 def pick_language(accept_language: str | None, preferred: str | None = None) -> str:

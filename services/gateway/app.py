@@ -31,6 +31,11 @@ from gateway.controllers.auth import AuthController
 from gateway.controllers.health import HealthController
 from gateway.controllers.home import HomeController
 from gateway.controllers.links import LinkPagesController
+from gateway.controllers.subscriptions import (
+    EntitlementsController,
+    PlansController,
+    SubscriptionsController,
+)
 from gateway.controllers.wellknown import WellKnownController
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.revocations import RevocationFeed
@@ -82,6 +87,9 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
         WellKnownController,
         AuthController,
         AccountController,
+        PlansController,
+        SubscriptionsController,
+        EntitlementsController,
     ]
     if settings.mailbox_dir is not None:
         from gateway.controllers.dev import MailboxController

@@ -126,3 +126,49 @@ class Session(msgspec.Struct):
 
 class RevokedCount(msgspec.Struct):
     revoked: int
+
+
+class PlanPrice(msgspec.Struct):
+    region: str
+    currency: str
+    amount_minor: int
+
+
+class PlanOption(msgspec.Struct):
+    devices: int
+    term_months: int
+    prices: list[PlanPrice]
+
+
+class Plan(msgspec.Struct):
+    id: str
+    tier: str
+    name: str
+    features: list[str]
+    options: list[PlanOption]
+
+
+class CodeBody(msgspec.Struct):
+    code: Annotated[
+        str, msgspec.Meta(max_length=64, description="activation code, XXXXX-XXXXX-XXXXX-XXXXX")
+    ]
+
+
+class Subscription(msgspec.Struct):
+    id: str
+    plan_id: str
+    tier: str
+    devices: int
+    status: str
+    features: list[str]
+    starts_at: str
+    ends_at: str
+    # True when the code just redeemed extended this subscription.
+    renewed: bool = False
+
+
+class Entitlement(msgspec.Struct):
+    feature: str
+    subscription_id: str
+    tier: str
+    valid_until: str

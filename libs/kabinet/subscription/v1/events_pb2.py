@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from kabinet.subscription.v1 import subscription_pb2 as kabinet_dot_subscription_dot_v1_dot_subscription__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$kabinet/subscription/v1/events.proto\x12\x17kabinet.subscription.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a*kabinet/subscription/v1/subscription.proto\"\x9b\x01\n\x0eOrderCompleted\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x62uyer_email\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x0f\n\x07plan_id\x18\x05 \x01(\t\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe0\x01\n\x15SubscriptionPurchased\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12+\n\x04tier\x18\x03 \x01(\x0e\x32\x1d.kabinet.subscription.v1.Tier\x12\x0f\n\x07\x64\x65vices\x18\x04 \x01(\x05\x12+\n\x07\x65nds_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x96\x01\n\x13\x45ntitlementsChanged\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12:\n\x0c\x65ntitlements\x18\x02 \x03(\x0b\x32$.kabinet.subscription.v1.Entitlement\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$kabinet/subscription/v1/events.proto\x12\x17kabinet.subscription.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a*kabinet/subscription/v1/subscription.proto\"\x9b\x01\n\x0eOrderCompleted\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x62uyer_email\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x0f\n\x07plan_id\x18\x05 \x01(\t\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe0\x01\n\x15SubscriptionPurchased\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12+\n\x04tier\x18\x03 \x01(\x0e\x32\x1d.kabinet.subscription.v1.Tier\x12\x0f\n\x07\x64\x65vices\x18\x04 \x01(\x05\x12+\n\x07\x65nds_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb5\x02\n\x15SubscriptionActivated\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x0f\n\x07plan_id\x18\x03 \x01(\t\x12+\n\x04tier\x18\x04 \x01(\x0e\x32\x1d.kabinet.subscription.v1.Tier\x12\x0f\n\x07\x64\x65vices\x18\x05 \x01(\x05\x12-\n\tstarts_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63ode_prefix\x18\x08 \x01(\t\x12/\n\x0boccurred_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xba\x02\n\x13SubscriptionRenewed\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x0f\n\x07plan_id\x18\x03 \x01(\t\x12+\n\x04tier\x18\x04 \x01(\x0e\x32\x1d.kabinet.subscription.v1.Tier\x12\x0f\n\x07\x64\x65vices\x18\x05 \x01(\x05\x12\x34\n\x10previous_ends_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63ode_prefix\x18\x08 \x01(\t\x12/\n\x0boccurred_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x96\x01\n\x13\x45ntitlementsChanged\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12:\n\x0c\x65ntitlements\x18\x02 \x03(\x0b\x32$.kabinet.subscription.v1.Entitlement\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,6 +37,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ORDERCOMPLETED']._serialized_end=298
   _globals['_SUBSCRIPTIONPURCHASED']._serialized_start=301
   _globals['_SUBSCRIPTIONPURCHASED']._serialized_end=525
-  _globals['_ENTITLEMENTSCHANGED']._serialized_start=528
-  _globals['_ENTITLEMENTSCHANGED']._serialized_end=678
+  _globals['_SUBSCRIPTIONACTIVATED']._serialized_start=528
+  _globals['_SUBSCRIPTIONACTIVATED']._serialized_end=837
+  _globals['_SUBSCRIPTIONRENEWED']._serialized_start=840
+  _globals['_SUBSCRIPTIONRENEWED']._serialized_end=1154
+  _globals['_ENTITLEMENTSCHANGED']._serialized_start=1157
+  _globals['_ENTITLEMENTSCHANGED']._serialized_end=1307
 # @@protoc_insertion_point(module_scope)

@@ -96,6 +96,103 @@ class SubscriptionPurchased(_message.Message):
 Global___SubscriptionPurchased: _TypeAlias = SubscriptionPurchased  # noqa: Y015
 
 @_typing.final
+class SubscriptionActivated(_message.Message):
+    """subscription.subscription.activated: an activation code started a new subscription."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    TIER_FIELD_NUMBER: _builtins.int
+    DEVICES_FIELD_NUMBER: _builtins.int
+    STARTS_AT_FIELD_NUMBER: _builtins.int
+    ENDS_AT_FIELD_NUMBER: _builtins.int
+    CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    subscription_id: _builtins.str
+    account_id: _builtins.str
+    plan_id: _builtins.str
+    tier: _subscription_pb2.Tier.ValueType
+    devices: _builtins.int
+    code_prefix: _builtins.str
+    """The first five characters of the code, as support sees them (never the whole code)."""
+    @_builtins.property
+    def starts_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def ends_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        subscription_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+        tier: _subscription_pb2.Tier.ValueType = ...,
+        devices: _builtins.int = ...,
+        starts_at: _timestamp_pb2.Timestamp | None = ...,
+        ends_at: _timestamp_pb2.Timestamp | None = ...,
+        code_prefix: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ends_at", b"ends_at", "occurred_at", b"occurred_at", "starts_at", b"starts_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "code_prefix", b"code_prefix", "devices", b"devices", "ends_at", b"ends_at", "occurred_at", b"occurred_at", "plan_id", b"plan_id", "starts_at", b"starts_at", "subscription_id", b"subscription_id", "tier", b"tier"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubscriptionActivated: _TypeAlias = SubscriptionActivated  # noqa: Y015
+
+@_typing.final
+class SubscriptionRenewed(_message.Message):
+    """subscription.subscription.renewed: a subscription's end moved later."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    TIER_FIELD_NUMBER: _builtins.int
+    DEVICES_FIELD_NUMBER: _builtins.int
+    PREVIOUS_ENDS_AT_FIELD_NUMBER: _builtins.int
+    ENDS_AT_FIELD_NUMBER: _builtins.int
+    CODE_PREFIX_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    subscription_id: _builtins.str
+    account_id: _builtins.str
+    plan_id: _builtins.str
+    tier: _subscription_pb2.Tier.ValueType
+    devices: _builtins.int
+    code_prefix: _builtins.str
+    @_builtins.property
+    def previous_ends_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def ends_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        subscription_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+        tier: _subscription_pb2.Tier.ValueType = ...,
+        devices: _builtins.int = ...,
+        previous_ends_at: _timestamp_pb2.Timestamp | None = ...,
+        ends_at: _timestamp_pb2.Timestamp | None = ...,
+        code_prefix: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ends_at", b"ends_at", "occurred_at", b"occurred_at", "previous_ends_at", b"previous_ends_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "code_prefix", b"code_prefix", "devices", b"devices", "ends_at", b"ends_at", "occurred_at", b"occurred_at", "plan_id", b"plan_id", "previous_ends_at", b"previous_ends_at", "subscription_id", b"subscription_id", "tier", b"tier"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubscriptionRenewed: _TypeAlias = SubscriptionRenewed  # noqa: Y015
+
+@_typing.final
 class EntitlementsChanged(_message.Message):
     """subscription.entitlements.changed: what an account may use changed."""
 

@@ -40,6 +40,26 @@ class SubscriptionServiceStub:
                 request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListPlansRequest.SerializeToString,
                 response_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListPlansResponse.FromString,
                 _registered_method=True)
+        self.GetPlan = channel.unary_unary(
+                '/kabinet.subscription.v1.SubscriptionService/GetPlan',
+                request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.GetPlanRequest.SerializeToString,
+                response_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.GetPlanResponse.FromString,
+                _registered_method=True)
+        self.ListSubscriptions = channel.unary_unary(
+                '/kabinet.subscription.v1.SubscriptionService/ListSubscriptions',
+                request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListSubscriptionsRequest.SerializeToString,
+                response_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListSubscriptionsResponse.FromString,
+                _registered_method=True)
+        self.RedeemCode = channel.unary_unary(
+                '/kabinet.subscription.v1.SubscriptionService/RedeemCode',
+                request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RedeemCodeRequest.SerializeToString,
+                response_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RedeemCodeResponse.FromString,
+                _registered_method=True)
+        self.IssueCodes = channel.unary_unary(
+                '/kabinet.subscription.v1.SubscriptionService/IssueCodes',
+                request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.IssueCodesRequest.SerializeToString,
+                response_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.IssueCodesResponse.FromString,
+                _registered_method=True)
         self.CheckEntitlement = channel.unary_unary(
                 '/kabinet.subscription.v1.SubscriptionService/CheckEntitlement',
                 request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.CheckEntitlementRequest.SerializeToString,
@@ -58,6 +78,37 @@ class SubscriptionServiceServicer:
 
     def ListPlans(self, request, context):
         """ListPlans returns the plans on sale in a region, with their prices.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPlan(self, request, context):
+        """GetPlan returns one plan (on sale or not) with its prices in a region.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSubscriptions(self, request, context):
+        """ListSubscriptions lists an account's subscriptions, live and ended, latest end first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedeemCode(self, request, context):
+        """RedeemCode adds an activation code to an account: it creates a subscription, or renews the
+        account's subscription of the same plan and device count (from its end, or from now when it
+        has ended). Redeeming a code the account already redeemed answers the same subscription.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IssueCodes(self, request, context):
+        """IssueCodes makes new activation codes for a plan option (operators only); each code is shown
+        here once and stored only as a digest.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -84,6 +135,26 @@ def add_SubscriptionServiceServicer_to_server(servicer, server):
                     servicer.ListPlans,
                     request_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListPlansRequest.FromString,
                     response_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListPlansResponse.SerializeToString,
+            ),
+            'GetPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPlan,
+                    request_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.GetPlanRequest.FromString,
+                    response_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.GetPlanResponse.SerializeToString,
+            ),
+            'ListSubscriptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSubscriptions,
+                    request_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListSubscriptionsRequest.FromString,
+                    response_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListSubscriptionsResponse.SerializeToString,
+            ),
+            'RedeemCode': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeemCode,
+                    request_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RedeemCodeRequest.FromString,
+                    response_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RedeemCodeResponse.SerializeToString,
+            ),
+            'IssueCodes': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueCodes,
+                    request_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.IssueCodesRequest.FromString,
+                    response_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.IssueCodesResponse.SerializeToString,
             ),
             'CheckEntitlement': grpc.unary_unary_rpc_method_handler(
                     servicer.CheckEntitlement,
@@ -124,6 +195,114 @@ class SubscriptionService:
             '/kabinet.subscription.v1.SubscriptionService/ListPlans',
             kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListPlansRequest.SerializeToString,
             kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListPlansResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.subscription.v1.SubscriptionService/GetPlan',
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.GetPlanRequest.SerializeToString,
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.GetPlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSubscriptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.subscription.v1.SubscriptionService/ListSubscriptions',
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListSubscriptionsRequest.SerializeToString,
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListSubscriptionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeemCode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.subscription.v1.SubscriptionService/RedeemCode',
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RedeemCodeRequest.SerializeToString,
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RedeemCodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueCodes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.subscription.v1.SubscriptionService/IssueCodes',
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.IssueCodesRequest.SerializeToString,
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.IssueCodesResponse.FromString,
             options,
             channel_credentials,
             insecure,

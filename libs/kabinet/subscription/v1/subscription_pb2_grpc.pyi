@@ -35,6 +35,19 @@ class SubscriptionServiceStub:
     def __new__(cls, channel: _aio.Channel) -> SubscriptionServiceAsyncStub: ...
     ListPlans: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.ListPlansRequest, _subscription_pb2.ListPlansResponse]
     """ListPlans returns the plans on sale in a region, with their prices."""
+    GetPlan: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.GetPlanRequest, _subscription_pb2.GetPlanResponse]
+    """GetPlan returns one plan (on sale or not) with its prices in a region."""
+    ListSubscriptions: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.ListSubscriptionsRequest, _subscription_pb2.ListSubscriptionsResponse]
+    """ListSubscriptions lists an account's subscriptions, live and ended, latest end first."""
+    RedeemCode: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.RedeemCodeRequest, _subscription_pb2.RedeemCodeResponse]
+    """RedeemCode adds an activation code to an account: it creates a subscription, or renews the
+    account's subscription of the same plan and device count (from its end, or from now when it
+    has ended). Redeeming a code the account already redeemed answers the same subscription.
+    """
+    IssueCodes: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.IssueCodesRequest, _subscription_pb2.IssueCodesResponse]
+    """IssueCodes makes new activation codes for a plan option (operators only); each code is shown
+    here once and stored only as a digest.
+    """
     CheckEntitlement: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.CheckEntitlementRequest, _subscription_pb2.CheckEntitlementResponse]
     """CheckEntitlement tells whether an account may use a feature or application now."""
     ListEntitlements: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.ListEntitlementsRequest, _subscription_pb2.ListEntitlementsResponse]
@@ -47,6 +60,19 @@ class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListPlans: _aio.UnaryUnaryMultiCallable[_subscription_pb2.ListPlansRequest, _subscription_pb2.ListPlansResponse]  # type: ignore[assignment]
     """ListPlans returns the plans on sale in a region, with their prices."""
+    GetPlan: _aio.UnaryUnaryMultiCallable[_subscription_pb2.GetPlanRequest, _subscription_pb2.GetPlanResponse]  # type: ignore[assignment]
+    """GetPlan returns one plan (on sale or not) with its prices in a region."""
+    ListSubscriptions: _aio.UnaryUnaryMultiCallable[_subscription_pb2.ListSubscriptionsRequest, _subscription_pb2.ListSubscriptionsResponse]  # type: ignore[assignment]
+    """ListSubscriptions lists an account's subscriptions, live and ended, latest end first."""
+    RedeemCode: _aio.UnaryUnaryMultiCallable[_subscription_pb2.RedeemCodeRequest, _subscription_pb2.RedeemCodeResponse]  # type: ignore[assignment]
+    """RedeemCode adds an activation code to an account: it creates a subscription, or renews the
+    account's subscription of the same plan and device count (from its end, or from now when it
+    has ended). Redeeming a code the account already redeemed answers the same subscription.
+    """
+    IssueCodes: _aio.UnaryUnaryMultiCallable[_subscription_pb2.IssueCodesRequest, _subscription_pb2.IssueCodesResponse]  # type: ignore[assignment]
+    """IssueCodes makes new activation codes for a plan option (operators only); each code is shown
+    here once and stored only as a digest.
+    """
     CheckEntitlement: _aio.UnaryUnaryMultiCallable[_subscription_pb2.CheckEntitlementRequest, _subscription_pb2.CheckEntitlementResponse]  # type: ignore[assignment]
     """CheckEntitlement tells whether an account may use a feature or application now."""
     ListEntitlements: _aio.UnaryUnaryMultiCallable[_subscription_pb2.ListEntitlementsRequest, _subscription_pb2.ListEntitlementsResponse]  # type: ignore[assignment]
@@ -62,6 +88,43 @@ class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_subscription_pb2.ListPlansResponse, _abc.Awaitable[_subscription_pb2.ListPlansResponse]]:
         """ListPlans returns the plans on sale in a region, with their prices."""
+
+    @_abc_1.abstractmethod
+    def GetPlan(
+        self,
+        request: _subscription_pb2.GetPlanRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_pb2.GetPlanResponse, _abc.Awaitable[_subscription_pb2.GetPlanResponse]]:
+        """GetPlan returns one plan (on sale or not) with its prices in a region."""
+
+    @_abc_1.abstractmethod
+    def ListSubscriptions(
+        self,
+        request: _subscription_pb2.ListSubscriptionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_pb2.ListSubscriptionsResponse, _abc.Awaitable[_subscription_pb2.ListSubscriptionsResponse]]:
+        """ListSubscriptions lists an account's subscriptions, live and ended, latest end first."""
+
+    @_abc_1.abstractmethod
+    def RedeemCode(
+        self,
+        request: _subscription_pb2.RedeemCodeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_pb2.RedeemCodeResponse, _abc.Awaitable[_subscription_pb2.RedeemCodeResponse]]:
+        """RedeemCode adds an activation code to an account: it creates a subscription, or renews the
+        account's subscription of the same plan and device count (from its end, or from now when it
+        has ended). Redeeming a code the account already redeemed answers the same subscription.
+        """
+
+    @_abc_1.abstractmethod
+    def IssueCodes(
+        self,
+        request: _subscription_pb2.IssueCodesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_pb2.IssueCodesResponse, _abc.Awaitable[_subscription_pb2.IssueCodesResponse]]:
+        """IssueCodes makes new activation codes for a plan option (operators only); each code is shown
+        here once and stored only as a digest.
+        """
 
     @_abc_1.abstractmethod
     def CheckEntitlement(

@@ -1,0 +1,212 @@
+"""CheckEntitlement through the subscription service, on one core.
+
+Starts PostgreSQL (durable, as ``make run`` does) and NATS in a temporary directory, and the
+subscription service as a subprocess (``python -m subscription``) pinned to one CPU. The client
+runs in this process, pinned to another CPU when there is one. 500 accounts get a Plus
+subscription by redeeming issued codes; the calls then ask about a random account and a feature
+it has (``vpn``) or lacks (``parental_control``, answered with the tier that has it), half each:
+
+* the most calls per second with 32 in flight;
+* p50/p99 at a steady 2,000 calls per second, or at 80% of the most when that is less
+  (goal: 2,000/s with p99 at most 5 ms).
+
+Run with ``python -m bench.entitlements``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from bench.common import Row, latency_row, print_table
+from kabinet.devstack.nats import EmbeddedNats
+from kabinet.devstack.ports import free_port
+from kabinet.devstack.postgres import EmbeddedPostgres
+from kabinet.subscription.v1 import subscription_pb2 as pb
+from kabinet.subscription.v1 import subscription_pb2_grpc
+
+ACCOUNTS = 500
+SECONDS = 5.0
+RATE = 2_000
+FEATURES = ("vpn", "parental_control")
+
+
+def _cpus() -> tuple[int, int]:
+    """The service's CPU and the client's (the same one on a single-CPU machine)."""
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
+    return available[-1], available[0]
+
+
+@contextmanager
+def _pinned(cpu: int) -> Iterator[None]:
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, previous)
+
+
+async def _closed_loop(
+    call: Callable[[], Awaitable[object]], *, count: int, concurrency: int
+) -> tuple[list[float], float]:
+    """``count`` calls with ``concurrency`` in flight; per-call latencies and the elapsed time."""
+    latencies: list[float] = []
+    remaining = count
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            before = time.perf_counter()
+            await call()
+            latencies.append(time.perf_counter() - before)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - started
+
+
+async def _paced(
+    call: Callable[[], Awaitable[object]], *, rate: float, seconds: float
+) -> tuple[list[float], float, int]:
+    """Calls started at a steady ``rate``; latencies, elapsed time and failed calls."""
+    latencies: list[float] = []
+    failures = 0
+
+    async def one() -> None:
+        nonlocal failures
+        before = time.perf_counter()
+        try:
+            await call()
+        except grpc.aio.AioRpcError:
+            failures += 1
+            return
+        latencies.append(time.perf_counter() - before)
+
+    tasks = []
+    started = time.perf_counter()
+    for n in range(int(rate * seconds)):
+        delay = started + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one()))
+    await asyncio.gather(*tasks)
+    return latencies, time.perf_counter() - started, failures
+
+
+async def _wait_serving(stub: Any, service: Any, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        if service.poll() is not None:
+            tail = (await asyncio.to_thread(log.read_text, errors="replace"))[-2000:]
+            raise RuntimeError(f"the subscription service exited during start-up:\n{tail}")
+        try:
+            await stub.ListPlans(pb.ListPlansRequest(), timeout=1)
+            return
+        except grpc.aio.AioRpcError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def _client_measures(address: str, service: Any, log: Path) -> list[Row]:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = subscription_pb2_grpc.SubscriptionServiceStub(channel)
+        await _wait_serving(stub, service, log)
+        issued = await stub.IssueCodes(
+            pb.IssueCodesRequest(plan_id="plus", devices=3, term_months=12, count=ACCOUNTS)
+        )
+        accounts = [str(uuid.uuid4()) for _ in range(ACCOUNTS)]
+        for account, code in zip(accounts, issued.codes, strict=True):
+            await stub.RedeemCode(pb.RedeemCodeRequest(account_id=account, code=code))
+        picks = random.Random(7)
+        requests = [
+            pb.CheckEntitlementRequest(account_id=picks.choice(accounts), feature=f)
+            for f in FEATURES * 1000
+        ]
+        picks.shuffle(requests)
+        turn = 0
+
+        def check() -> Awaitable[pb.CheckEntitlementResponse]:
+            nonlocal turn
+            turn += 1
+            return stub.CheckEntitlement(requests[turn % len(requests)], timeout=5)
+
+        answer = await stub.CheckEntitlement(requests[0])
+        assert answer.entitled or answer.required_tier == pb.TIER_PREMIUM
+        await _closed_loop(check, count=2_000, concurrency=16)
+        latencies, elapsed = await _closed_loop(check, count=int(RATE * SECONDS), concurrency=32)
+        most = latency_row("CheckEntitlement over gRPC, 32 in flight", latencies, elapsed)
+        rate = min(RATE, round(0.8 * most["per_s"], -2))
+        latencies, elapsed, failures = await _paced(check, rate=rate, seconds=SECONDS)
+        paced = latency_row(
+            f"CheckEntitlement over gRPC, paced {rate:.0f}/s", latencies, elapsed, failed=failures
+        )
+        paced["goal"] = "p99 ≤ 5 ms at 2000/s"
+        return [most, paced]
+
+
+def _start_service(
+    root: Path, cpu: int, database_url: str, nats_url: str, address: str
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "KABINET_DATABASE_URL": database_url,
+        "KABINET_NATS_URL": nats_url,
+        "KABINET_SUBSCRIPTION_ADDR": address,
+        "KABINET_LOG_LEVEL": "ERROR",
+        "KABINET_TELEMETRY": "none",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "subscription"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "subscription.log").open("wb"),
+        preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
+    )
+
+
+def run() -> list[Row]:
+    """Measure CheckEntitlement through the service; one row per measure."""
+    service_cpu, client_cpu = _cpus()
+    with tempfile.TemporaryDirectory(prefix="kabinet-bench-entitlements-") as tmp:
+        root = Path(tmp)
+        postgres = EmbeddedPostgres(root / "pg", free_port(), durable=True, log=subprocess.DEVNULL)
+        bus = EmbeddedNats(root / "nats", free_port(), free_port(), log=subprocess.DEVNULL)
+        postgres.start()
+        bus.start()
+        service = None
+        try:
+            postgres.create_database("bench")
+            address = f"127.0.0.1:{free_port()}"
+            service = _start_service(
+                root, service_cpu, postgres.database_url("bench"), bus.url, address
+            )
+            with _pinned(client_cpu):
+                return asyncio.run(_client_measures(address, service, root / "subscription.log"))
+        finally:
+            if service is not None:
+                service.terminate()
+                service.wait(30)
+            bus.stop()
+            postgres.stop()
+
+
+if __name__ == "__main__":
+    print_table("CheckEntitlement", run())

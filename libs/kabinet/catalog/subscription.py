@@ -1,0 +1,44 @@
+"""Messages of the subscription service's codes: plans, activation codes, entitlements."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "code.malformed": (
+        "This is not an activation code. A code has 20 letters and digits, like "
+        "ABCDE-FGHJK-MNPQR-STUVW.",
+        "Это не код активации. Код состоит из 20 букв и цифр, например ABCDE-FGHJK-MNPQR-STUVW.",
+    ),
+    "code.check_failed": (
+        "This code has a typo. Check each character and try again.",
+        "В коде опечатка. Проверьте каждый символ и повторите попытку.",
+    ),
+    "code.not_found": (
+        "There is no such activation code. Check it and try again.",
+        "Такого кода активации нет. Проверьте его и повторите попытку.",
+    ),
+    "code.already_used": (
+        "This activation code has already been used.",
+        "Этот код активации уже использован.",
+    ),
+    "code.too_many_attempts": (
+        "Too many wrong codes. Wait a while and try again.",
+        "Слишком много неверных кодов. Подождите и повторите попытку.",
+    ),
+    "plan.not_found": ("There is no such plan.", "Такого тарифа нет."),
+    "plan.option_not_found": (
+        "The plan is not sold for this number of devices and term.",
+        "Тариф не продаётся на такое число устройств и срок.",
+    ),
+    "codes.count_invalid": (
+        "Ask for between 1 and {max} codes at a time.",
+        "За один раз можно запросить от 1 до {max} кодов.",
+    ),
+    "account.id_invalid": (
+        "The account id is not valid.",
+        "Неверный идентификатор учётной записи.",
+    ),
+    "feature.invalid": (
+        "The feature name is not valid.",
+        "Неверное название функции.",
+    ),
+}

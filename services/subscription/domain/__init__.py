@@ -1,0 +1,1 @@
+"""Subscription rules and use cases; imports neither grpc nor asyncpg."""

@@ -1,0 +1,78 @@
+"""The stable codes the subscription service answers with (messages:
+``kabinet.catalog.subscription``)."""
+
+from __future__ import annotations
+
+from kabinet.errors import DomainError, ErrorKind
+
+CODE_MALFORMED = "code.malformed"
+CODE_CHECK_FAILED = "code.check_failed"
+CODE_NOT_FOUND = "code.not_found"
+CODE_ALREADY_USED = "code.already_used"
+CODE_TOO_MANY_ATTEMPTS = "code.too_many_attempts"
+PLAN_NOT_FOUND = "plan.not_found"
+PLAN_OPTION_NOT_FOUND = "plan.option_not_found"
+CODES_COUNT_INVALID = "codes.count_invalid"
+ACCOUNT_ID_INVALID = "account.id_invalid"
+FEATURE_INVALID = "feature.invalid"
+
+CODES = (
+    CODE_MALFORMED,
+    CODE_CHECK_FAILED,
+    CODE_NOT_FOUND,
+    CODE_ALREADY_USED,
+    CODE_TOO_MANY_ATTEMPTS,
+    PLAN_NOT_FOUND,
+    PLAN_OPTION_NOT_FOUND,
+    CODES_COUNT_INVALID,
+    ACCOUNT_ID_INVALID,
+    FEATURE_INVALID,
+)
+
+
+def code_malformed() -> DomainError:
+    return DomainError(ErrorKind.INVALID_ARGUMENT, CODE_MALFORMED)
+
+
+def code_check_failed() -> DomainError:
+    return DomainError(ErrorKind.INVALID_ARGUMENT, CODE_CHECK_FAILED)
+
+
+def code_not_found() -> DomainError:
+    return DomainError(ErrorKind.NOT_FOUND, CODE_NOT_FOUND)
+
+
+def code_already_used() -> DomainError:
+    return DomainError(ErrorKind.FAILED_PRECONDITION, CODE_ALREADY_USED)
+
+
+def too_many_attempts(retry_after: int) -> DomainError:
+    return DomainError(
+        ErrorKind.RESOURCE_EXHAUSTED,
+        CODE_TOO_MANY_ATTEMPTS,
+        params={"retry_after": str(retry_after)},
+    )
+
+
+def plan_not_found(plan_id: str) -> DomainError:
+    return DomainError(ErrorKind.NOT_FOUND, PLAN_NOT_FOUND, params={"plan_id": plan_id})
+
+
+def plan_option_not_found(devices: int, term_months: int) -> DomainError:
+    return DomainError(
+        ErrorKind.INVALID_ARGUMENT,
+        PLAN_OPTION_NOT_FOUND,
+        params={"devices": str(devices), "term_months": str(term_months)},
+    )
+
+
+def codes_count_invalid(most: int) -> DomainError:
+    return DomainError(ErrorKind.INVALID_ARGUMENT, CODES_COUNT_INVALID, params={"max": str(most)})
+
+
+def account_id_invalid() -> DomainError:
+    return DomainError(ErrorKind.INVALID_ARGUMENT, ACCOUNT_ID_INVALID)
+
+
+def feature_invalid() -> DomainError:
+    return DomainError(ErrorKind.INVALID_ARGUMENT, FEATURE_INVALID)

@@ -1,0 +1,35 @@
+"""What the subscription service tells the others, as domain facts (``subscription.events.
+outgoing`` turns them into ``kabinet.subscription.v1`` messages). Never a whole code."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from subscription.domain.model import Entitlement, Subscription
+
+
+@dataclass(frozen=True)
+class SubscriptionActivated:
+    subscription: Subscription
+    code_prefix: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SubscriptionRenewed:
+    subscription: Subscription
+    previous_ends_at: datetime
+    code_prefix: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class EntitlementsChanged:
+    account_id: uuid.UUID
+    entitlements: tuple[Entitlement, ...]
+    occurred_at: datetime
+
+
+Event = SubscriptionActivated | SubscriptionRenewed | EntitlementsChanged

@@ -1,0 +1,216 @@
+"""The subscription use cases: the catalog, activation codes, subscriptions and entitlements.
+
+Redeeming a code takes turns per account (the account's throttling row is locked), locks the
+code's row (so one code goes to one account even when two redeem it at once), then creates or
+renews the subscription, rewrites the account's entitlements and queues the events, all in one
+transaction. A failed guess is counted in a transaction that commits before the error goes back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from kabinet.errors import DomainError
+from subscription.config import RedeemSettings
+from subscription.domain import codes, errors, throttling
+from subscription.domain.dates import add_months, renewed_end
+from subscription.domain.entitlements import derive
+from subscription.domain.events import (
+    EntitlementsChanged,
+    SubscriptionActivated,
+    SubscriptionRenewed,
+)
+from subscription.domain.model import (
+    Entitlement,
+    EntitlementCheck,
+    IssuedBatch,
+    IssuedCode,
+    Plan,
+    Redeemed,
+    Subscription,
+)
+from subscription.domain.ports import Clock, Store, Transaction
+
+_FEATURE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def parse_account_id(account_id: str) -> uuid.UUID:
+    """The account id a caller sent, or ``account.id_invalid``."""
+    try:
+        return uuid.UUID(account_id)
+    except (ValueError, AttributeError, TypeError):
+        raise errors.account_id_invalid() from None
+
+
+def parse_feature(feature: str) -> str:
+    name = feature.strip().lower()
+    if not _FEATURE.match(name):
+        raise errors.feature_invalid()
+    return name
+
+
+class SubscriptionServices:
+    """Every use case, on one store and clock."""
+
+    def __init__(self, store: Store, clock: Clock, rules: RedeemSettings) -> None:
+        self.store = store
+        self._clock = clock
+        self._rules = rules
+
+    def now(self) -> datetime:
+        """The use cases' clock (the transport says "active" or "expired" by it)."""
+        return self._clock()
+
+    # catalog
+
+    async def seed_plans(self, plans: Sequence[Plan]) -> None:
+        """Make the database's catalog the seed's (idempotent; every replica runs it)."""
+        async with self.store.transaction() as tx:
+            await tx.save_plans(plans, self._clock())
+
+    async def list_plans(self, region: str = "") -> list[Plan]:
+        """The plans on sale, with the options priced in ``region`` (every region when empty)."""
+        region = region.strip().upper()
+        async with self.store.connection() as db:
+            plans = await db.plans()
+        return [p.in_region(region) for p in plans if p.on_sale]
+
+    async def get_plan(self, plan_id: str, region: str = "") -> Plan:
+        """One plan (also off sale) with ``region``'s prices."""
+        async with self.store.connection() as db:
+            plan = await db.plan(plan_id.strip().lower())
+        if plan is None:
+            raise errors.plan_not_found(plan_id)
+        return plan.in_region(region.strip().upper())
+
+    # codes
+
+    async def issue_codes(
+        self, plan_id: str, devices: int, term_months: int, count: int
+    ) -> IssuedBatch:
+        """``count`` new codes for a plan option; the only time the codes exist in clear."""
+        if not 1 <= count <= self._rules.max_issue:
+            raise errors.codes_count_invalid(self._rules.max_issue)
+        now = self._clock()
+        batch = uuid.uuid4()
+        async with self.store.transaction() as tx:
+            plan = await tx.plan(plan_id.strip().lower())
+            if plan is None:
+                raise errors.plan_not_found(plan_id)
+            if plan.option(devices, term_months) is None:
+                raise errors.plan_option_not_found(devices, term_months)
+            fresh = [codes.generate() for _ in range(count)]
+            await tx.insert_codes(
+                [
+                    IssuedCode(
+                        digest=c.digest,
+                        prefix=c.prefix,
+                        plan_id=plan.id,
+                        devices=devices,
+                        term_months=term_months,
+                        batch_id=batch,
+                        created_at=now,
+                    )
+                    for c in fresh
+                ]
+            )
+        return IssuedBatch(batch, tuple(c.formatted() for c in fresh))
+
+    async def redeem(self, account_id: str, typed: str) -> Redeemed:
+        """Add a code to the account; see the module's note. Typos are refused before any read."""
+        account = parse_account_id(account_id)
+        try:
+            code = codes.parse(typed)
+        except codes.CheckFailed:
+            raise errors.code_check_failed() from None
+        except codes.Malformed:
+            raise errors.code_malformed() from None
+        now = self._clock()
+        failure: DomainError
+        async with self.store.transaction() as tx:
+            throttle = await tx.lock_redeem_throttle(account, now)
+            wait = throttling.retry_after(throttle, now, self._rules)
+            if wait is not None:
+                raise errors.too_many_attempts(wait)
+            issued = await tx.code_for_update(code.digest)
+            if issued is not None and issued.redeemed_by is None:
+                return await self._apply(tx, account, code, issued, now)
+            if issued is not None and issued.redeemed_by == account:
+                # The same request again (a retry): the same answer, nothing changes.
+                assert issued.subscription_id is not None
+                again = await tx.subscription(issued.subscription_id)
+                assert again is not None
+                return Redeemed(again, renewed=issued.renewal)
+            failure = errors.code_not_found() if issued is None else errors.code_already_used()
+            await tx.save_redeem_throttle(
+                account, throttling.after_failure(throttle, now, self._rules)
+            )
+        raise failure
+
+    async def _apply(
+        self,
+        tx: Transaction,
+        account: uuid.UUID,
+        code: codes.Code,
+        issued: IssuedCode,
+        now: datetime,
+    ) -> Redeemed:
+        plan = await tx.plan(issued.plan_id)
+        assert plan is not None, "codes refer to plans, which are never deleted"
+        current = await tx.renewable_subscription(account, plan.id, issued.devices)
+        if current is None:
+            subscription = Subscription(
+                id=uuid.uuid4(),
+                account_id=account,
+                plan_id=plan.id,
+                tier=plan.tier,
+                devices=issued.devices,
+                features=plan.features,
+                starts_at=now,
+                ends_at=add_months(now, issued.term_months),
+                created_at=now,
+            )
+            await tx.insert_subscription(subscription)
+            await tx.publish(SubscriptionActivated(subscription, code.prefix, now))
+        else:
+            subscription = dataclasses.replace(
+                current,
+                tier=plan.tier,
+                features=plan.features,
+                ends_at=renewed_end(current.ends_at, now, issued.term_months),
+            )
+            await tx.update_subscription(subscription, now)
+            await tx.publish(SubscriptionRenewed(subscription, current.ends_at, code.prefix, now))
+        await tx.mark_code_redeemed(code.digest, account, subscription.id, current is not None, now)
+        await self._refresh_entitlements(tx, account, now)
+        return Redeemed(subscription, renewed=current is not None)
+
+    async def _refresh_entitlements(
+        self, tx: Transaction, account: uuid.UUID, now: datetime
+    ) -> None:
+        """Rewrite the account's read model from its subscriptions and say so."""
+        entitlements = derive(await tx.subscriptions_of(account), now)
+        await tx.replace_entitlements(account, entitlements)
+        await tx.publish(EntitlementsChanged(account, entitlements, now))
+
+    # subscriptions and entitlements
+
+    async def list_subscriptions(self, account_id: str) -> list[Subscription]:
+        account = parse_account_id(account_id)
+        async with self.store.connection() as db:
+            return await db.subscriptions_of(account)
+
+    async def check_entitlement(self, account_id: str, feature: str) -> EntitlementCheck:
+        """Whether the account may use ``feature`` now, or which tier would let it."""
+        return await self.store.check_entitlement(
+            parse_account_id(account_id), parse_feature(feature), self._clock()
+        )
+
+    async def list_entitlements(self, account_id: str) -> list[Entitlement]:
+        account = parse_account_id(account_id)
+        async with self.store.connection() as db:
+            return await db.entitlements_of(account, self._clock())

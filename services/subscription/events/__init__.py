@@ -1,0 +1,1 @@
+"""What the subscription service publishes."""

@@ -1,0 +1,82 @@
+"""Domain events as the ``kabinet.subscription.v1`` messages and subjects others consume."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from kabinet.subscription.v1 import events_pb2
+from kabinet.subscription.v1 import subscription_pb2 as pb
+from subscription.domain.events import (
+    EntitlementsChanged,
+    Event,
+    SubscriptionActivated,
+    SubscriptionRenewed,
+)
+from subscription.domain.model import Entitlement, Tier
+
+SUBSCRIPTION_ACTIVATED = "subscription.subscription.activated"
+SUBSCRIPTION_RENEWED = "subscription.subscription.renewed"
+ENTITLEMENTS_CHANGED = "subscription.entitlements.changed"
+
+SUBJECTS = (SUBSCRIPTION_ACTIVATED, SUBSCRIPTION_RENEWED, ENTITLEMENTS_CHANGED)
+
+TIER_TO_PB = {
+    Tier.STANDARD: pb.TIER_STANDARD,
+    Tier.PLUS: pb.TIER_PLUS,
+    Tier.PREMIUM: pb.TIER_PREMIUM,
+}
+
+
+def timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def entitlement_to_pb(entitlement: Entitlement) -> pb.Entitlement:
+    return pb.Entitlement(
+        feature=entitlement.feature,
+        subscription_id=str(entitlement.subscription_id),
+        tier=TIER_TO_PB[entitlement.tier],
+        valid_until=timestamp(entitlement.valid_until),
+    )
+
+
+def to_message(event: Event) -> tuple[str, Message]:
+    """The subject and protobuf message of a domain event."""
+    at = timestamp(event.occurred_at)
+    match event:
+        case SubscriptionActivated(subscription=s):
+            return SUBSCRIPTION_ACTIVATED, events_pb2.SubscriptionActivated(
+                subscription_id=str(s.id),
+                account_id=str(s.account_id),
+                plan_id=s.plan_id,
+                tier=TIER_TO_PB[s.tier],
+                devices=s.devices,
+                starts_at=timestamp(s.starts_at),
+                ends_at=timestamp(s.ends_at),
+                code_prefix=event.code_prefix,
+                occurred_at=at,
+            )
+        case SubscriptionRenewed(subscription=s):
+            return SUBSCRIPTION_RENEWED, events_pb2.SubscriptionRenewed(
+                subscription_id=str(s.id),
+                account_id=str(s.account_id),
+                plan_id=s.plan_id,
+                tier=TIER_TO_PB[s.tier],
+                devices=s.devices,
+                previous_ends_at=timestamp(event.previous_ends_at),
+                ends_at=timestamp(s.ends_at),
+                code_prefix=event.code_prefix,
+                occurred_at=at,
+            )
+        case EntitlementsChanged():
+            return ENTITLEMENTS_CHANGED, events_pb2.EntitlementsChanged(
+                account_id=str(event.account_id),
+                entitlements=[entitlement_to_pb(e) for e in event.entitlements],
+                occurred_at=at,
+            )
+    raise TypeError(f"not a subscription event: {event!r}")

@@ -1,0 +1,1 @@
+"""The subscription ports on PostgreSQL."""
