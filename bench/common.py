@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -57,6 +58,26 @@ async def measure_async(
         await operation()
         timings.append(clock() - before)
     return latency_row(name, timings, clock() - started)
+
+
+async def closed_loop(
+    call: Callable[[], Awaitable[object]], *, count: int, concurrency: int
+) -> tuple[list[float], float]:
+    """``count`` calls with ``concurrency`` in flight; per-call latencies and the elapsed time."""
+    latencies: list[float] = []
+    remaining = count
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            before = time.perf_counter()
+            await call()
+            latencies.append(time.perf_counter() - before)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - started
 
 
 @contextmanager

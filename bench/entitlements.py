@@ -30,7 +30,7 @@ from typing import Any
 
 import grpc
 
-from bench.common import Row, latency_row, print_table
+from bench.common import Row, closed_loop, latency_row, print_table
 from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import free_port
 from kabinet.devstack.postgres import EmbeddedPostgres
@@ -60,26 +60,6 @@ def _pinned(cpu: int) -> Iterator[None]:
         yield
     finally:
         os.sched_setaffinity(0, previous)
-
-
-async def _closed_loop(
-    call: Callable[[], Awaitable[object]], *, count: int, concurrency: int
-) -> tuple[list[float], float]:
-    """``count`` calls with ``concurrency`` in flight; per-call latencies and the elapsed time."""
-    latencies: list[float] = []
-    remaining = count
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            before = time.perf_counter()
-            await call()
-            latencies.append(time.perf_counter() - before)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, time.perf_counter() - started
 
 
 async def _paced(
@@ -150,8 +130,8 @@ async def _client_measures(address: str, service: Any, log: Path) -> list[Row]:
 
         answer = await stub.CheckEntitlement(requests[0])
         assert answer.entitled or answer.required_tier == pb.TIER_PREMIUM
-        await _closed_loop(check, count=2_000, concurrency=16)
-        latencies, elapsed = await _closed_loop(check, count=int(RATE * SECONDS), concurrency=32)
+        await closed_loop(check, count=2_000, concurrency=16)
+        latencies, elapsed = await closed_loop(check, count=int(RATE * SECONDS), concurrency=32)
         most = latency_row("CheckEntitlement over gRPC, 32 in flight", latencies, elapsed)
         rate = min(RATE, round(0.8 * most["per_s"], -2))
         latencies, elapsed, failures = await _paced(check, rate=rate, seconds=SECONDS)

@@ -34,7 +34,7 @@ from typing import Any
 import argon2
 import grpc
 
-from bench.common import Row, latency_row, print_table
+from bench.common import Row, closed_loop, latency_row, print_table
 from identity.domain.password_hashing import Argon2Params
 from kabinet.devstack.mailbox import Mailbox
 from kabinet.devstack.nats import EmbeddedNats
@@ -95,26 +95,6 @@ def _bare_verify(cpu: int, count: int) -> Row:
         elapsed = time.perf_counter() - started
     name = f"bare argon2id verify (m={params.memory_kib} t={params.time_cost} p=1), 1 core"
     return latency_row(name, latencies, elapsed)
-
-
-async def _closed_loop(
-    call: Callable[[], Awaitable[object]], *, count: int, concurrency: int
-) -> tuple[list[float], float]:
-    """``count`` calls with ``concurrency`` in flight; per-call latencies and the elapsed time."""
-    latencies: list[float] = []
-    remaining = count
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            before = time.perf_counter()
-            await call()
-            latencies.append(time.perf_counter() - before)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, time.perf_counter() - started
 
 
 async def _paced(
@@ -187,9 +167,7 @@ async def _client_measures(address: str, mailbox: Mailbox, service: Any, log: Pa
         for _ in range(WARMUP):
             await sign_in()
         for concurrency in (1, 4):
-            latencies, elapsed = await _closed_loop(
-                sign_in, count=SIGN_INS, concurrency=concurrency
-            )
+            latencies, elapsed = await closed_loop(sign_in, count=SIGN_INS, concurrency=concurrency)
             rows.append(
                 latency_row(f"SignIn over gRPC, {concurrency} in flight", latencies, elapsed)
             )
@@ -200,8 +178,8 @@ async def _client_measures(address: str, mailbox: Mailbox, service: Any, log: Pa
         def validate() -> Awaitable[pb.ValidateTokenResponse]:
             return stub.ValidateToken(request, timeout=5)
 
-        await _closed_loop(validate, count=2_000, concurrency=16)
-        latencies, elapsed = await _closed_loop(
+        await closed_loop(validate, count=2_000, concurrency=16)
+        latencies, elapsed = await closed_loop(
             validate, count=int(VALIDATE_RATE * VALIDATE_SECONDS), concurrency=32
         )
         most = latency_row("ValidateToken over gRPC, 32 in flight", latencies, elapsed)
