@@ -62,6 +62,7 @@ def _start(environ: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
         if line.startswith("ready: "):
             return process, lines
     process.kill()
+    process.communicate(timeout=30)  # reap it and close its pipe
     raise AssertionError("no 'ready:' line; output:\n" + "\n".join(lines[-60:]))
 
 

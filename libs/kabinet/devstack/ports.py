@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 
@@ -10,11 +11,23 @@ class PortInUseError(RuntimeError):
     """A configured port is taken by another process."""
 
 
+# Below Linux's ephemeral range (32768-60999), where the kernel picks the local ports of outgoing
+# connections: a port chosen there and handed to a server a moment later may meanwhile have been
+# taken by some client socket.
+_FREE_RANGE = (20000, 32000)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on right now (for tests, which want port 0 semantics)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on right now, for servers started by tests and benchmarks."""
+    for _ in range(200):
+        port = random.randrange(*_FREE_RANGE)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise PortInUseError(f"no free port on {host} in {_FREE_RANGE[0]}-{_FREE_RANGE[1]}")
 
 
 def ensure_free(host: str, port: int, what: str, variable: str) -> None:
