@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -155,17 +156,27 @@ class EmbeddedPostgres:
         self._wait_accepting(timeout)
 
     def _wait_accepting(self, timeout: float) -> None:
-        result = subprocess.run(
-            [
-                str(_bin("pg_isready")),
-                *("-h", self.host, "-p", str(self.port), "-U", "postgres", "-d", "postgres"),
-                *("-t", str(int(timeout))),
-            ],
-            capture_output=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"PostgreSQL did not become ready: {result.stdout.decode()}")
+        """Until pg_isready says yes: the port opens before start-up (and recovery) is over, and
+        meanwhile the server answers "rejecting connections"."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = subprocess.run(
+                [
+                    str(_bin("pg_isready")),
+                    *("-h", self.host, "-p", str(self.port), "-U", "postgres", "-d", "postgres"),
+                    "-t",
+                    "5",
+                ],
+                capture_output=True,
+                check=False,
+            )
+            if result.returncode == 0:
+                return
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError("PostgreSQL exited during start-up")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL did not become ready: {result.stdout.decode()}")
+            time.sleep(0.1)
 
     def create_database(self, name: str) -> None:
         """Create database ``name`` unless it exists."""
