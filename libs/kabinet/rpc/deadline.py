@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 _deadline: ContextVar[float | None] = ContextVar("kabinet_rpc_deadline", default=None)
 
@@ -28,11 +28,22 @@ def remaining() -> float | None:
 @contextmanager
 def serving_until(seconds: float) -> Iterator[None]:
     """Within the block, ``remaining()`` counts down from ``seconds``."""
-    token = _deadline.set(time.monotonic() + seconds)
+    token = enter(seconds)
     try:
         yield
     finally:
-        # An async generator may be closed from another context (loop shutdown); the value
-        # then dies with that context anyway.
-        with suppress(ValueError):
-            _deadline.reset(token)
+        leave(token)
+
+
+def enter(seconds: float) -> Token[float | None]:
+    """``serving_until`` in two steps, for code that cannot wrap the call in a block:
+    ``remaining()`` counts down from ``seconds`` until ``leave`` gets the token returned."""
+    return _deadline.set(time.monotonic() + seconds)
+
+
+def leave(token: Token[float | None]) -> None:
+    """Undo the ``enter`` that returned ``token``."""
+    # An async generator may be closed from another context (loop shutdown); the value then dies
+    # with that context anyway.
+    with suppress(ValueError):
+        _deadline.reset(token)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import grpc
@@ -51,7 +51,7 @@ def _timestamp(moment: datetime) -> Timestamp:
 
 
 def _epoch(seconds: int) -> Timestamp:
-    return _timestamp(datetime.fromtimestamp(seconds, UTC))
+    return Timestamp(seconds=seconds)
 
 
 def client_from_pb(client: pb.ClientInfo) -> Client:

@@ -131,6 +131,10 @@ class PostgresStore:
             yield PostgresTransaction(cast(asyncpg.Connection, conn), self._templates)
 
 
+# Under load, session checks share queries that start at most this often, in seconds.
+MIN_CHECK_INTERVAL = 0.001
+
+
 @dataclass
 class _Waiting:
     session_id: uuid.UUID
@@ -143,18 +147,27 @@ class SessionLiveness:
     """Answers "is this session live?" for every concurrent token check with one query.
 
     ``ValidateToken`` is the hottest call of the cluster and each asks PostgreSQL about one
-    session. Checks that arrive while a query is running wait for the next one, which asks about
-    all of them at once, on a connection kept for this alone (no pool round trip per check).
-    Every check is answered by a query that started after the check arrived, so a session
+    session. Checks wait for the next query, which asks about all of them at once, on a
+    connection kept for this alone (no pool round trip per check; asyncpg prepares the statement
+    once on it). A query starts one turn of the loop after the first check that waits for it, and
+    no sooner than ``min_interval`` after the previous query started: when checks come faster
+    than that, each query answers all that came meanwhile, which costs a check a millisecond at
+    most. A round trip costs the process far more CPU than the checks it answers (one query per
+    check at 3,000 checks a second took 30% more of the core), and the session stays exact:
+    every check is answered by a query that started after the check arrived, so a session
     revoked (and committed) before a check began is never seen as live.
     """
 
-    def __init__(self, pool: asyncpg.Pool, max_batch: int = 500) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, max_batch: int = 500, min_interval: float = MIN_CHECK_INTERVAL
+    ) -> None:
         self._pool = pool
         self._max_batch = max_batch
+        self._min_interval = min_interval
         self._waiting: list[_Waiting] = []
         self._flusher: asyncio.Task[None] | None = None
         self._conn: Any = None
+        self._last_query = float("-inf")
 
     async def is_live(self, session_id: uuid.UUID, account_id: uuid.UUID, now: datetime) -> bool:
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -172,11 +185,14 @@ class SessionLiveness:
             await self._pool.release(conn)
 
     async def _flush(self) -> None:
-        # One turn of the loop first: checks already received join this query.
-        await asyncio.sleep(0)
+        loop = asyncio.get_running_loop()
         while self._waiting:
+            # One turn of the loop at least (checks already received join this query), and no
+            # sooner than min_interval after the previous query started.
+            await asyncio.sleep(max(0.0, self._last_query + self._min_interval - loop.time()))
             batch = self._waiting[: self._max_batch]
             del self._waiting[: self._max_batch]
+            self._last_query = loop.time()
             try:
                 rows = await self._query(list({w.session_id for w in batch}))
             except Exception as error:  # every waiter fails the way a query of its own would

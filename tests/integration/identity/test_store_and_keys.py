@@ -16,7 +16,7 @@ from identity.domain.model import Account, AccountStatus, Client, Link, LinkPurp
 from identity.domain.password_hashing import Argon2Params, PasswordHasher
 from identity.domain.services import build_services
 from identity.mail import identity_templates
-from identity.store.postgres import PostgresStore
+from identity.store.postgres import PostgresStore, SessionLiveness
 from kabinet.db import create_pool, migrate_url
 from kabinet.devstack.postgres import EmbeddedPostgres
 from kabinet.settings import CommonSettings
@@ -130,6 +130,67 @@ async def test_concurrent_session_checks_are_answered_each(pool, hasher) -> None
         live[0].session_id, account.id, clock() + timedelta(days=31)
     )
     await service.close()
+
+
+class CountedLiveness(SessionLiveness):
+    """Counts the queries it makes."""
+
+    queries = 0
+
+    async def _query(self, session_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+        self.queries += 1
+        return await super()._query(session_ids)
+
+
+async def _opened_session(pool, hasher, clock: Clock):
+    service = replica(pool, clock, hasher)
+    await service.start()
+    account = Account(
+        id=uuid.uuid4(),
+        email="window@example.com",
+        email_key="window@example.com",
+        status=AccountStatus.ACTIVE,
+        password_hash=None,
+        language="en",
+        created_at=clock(),
+    )
+    async with service.store.transaction() as tx:
+        assert await tx.insert_account(account)
+        signed = await service.sessions.open(tx, account, Client(), clock())
+    return service, account, signed.session_id
+
+
+async def test_checks_coming_one_after_another_share_a_query(pool, hasher) -> None:
+    clock = Clock()
+    service, account, session_id = await _opened_session(pool, hasher, clock)
+    liveness = CountedLiveness(pool, min_interval=1.0)
+    try:
+        alone = await liveness.is_live(session_id, account.id, clock())
+        first = asyncio.ensure_future(liveness.is_live(session_id, account.id, clock()))
+        await asyncio.sleep(0.05)  # time enough for a query of its own, were there no interval
+        second = asyncio.ensure_future(liveness.is_live(session_id, account.id, clock()))
+        answers = [alone, *await asyncio.gather(first, second)]
+    finally:
+        await liveness.close()  # the pool waits for its connection when it closes
+        await service.close()
+
+    assert answers == [True, True, True]
+    assert liveness.queries == 2
+
+
+async def test_a_check_after_a_revocation_is_refused_however_soon(pool, hasher) -> None:
+    clock = Clock()
+    service, account, session_id = await _opened_session(pool, hasher, clock)
+    liveness = SessionLiveness(pool, min_interval=1.0)
+    try:
+        before = await liveness.is_live(session_id, account.id, clock())
+        await service.sessions.sign_out(str(session_id))
+        after = await liveness.is_live(session_id, account.id, clock())
+    finally:
+        await liveness.close()
+        await service.close()
+
+    assert (before, after) == (True, False)
 
 
 async def test_housekeeping_deletes_only_what_nobody_needs(pool, hasher) -> None:

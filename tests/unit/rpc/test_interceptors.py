@@ -11,11 +11,15 @@ import asyncpg
 import grpc
 import grpc.aio
 import pytest
+from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kabinet.errors import DomainError, ErrorKind
+from kabinet.identity.v1 import identity_pb2
 from kabinet.rpc import deadline
 from kabinet.rpc.errors import DETAILS_KEY, domain_error_from_rpc
+from kabinet.rpc.interceptors import ServerInterceptor, has_no_side_effects
 from kabinet.rpc.server import RpcServer
 
 SERVICE = "kabinet.test.v1.EchoService"
@@ -52,6 +56,11 @@ def _rpc_records(caplog: pytest.LogCaptureFixture) -> list[Any]:
     return [r for r in caplog.records if r.name == "kabinet.rpc" and hasattr(r, "rpc_method")]
 
 
+async def _logged(caplog: pytest.LogCaptureFixture) -> None:
+    while not _rpc_records(caplog):
+        await asyncio.sleep(0.01)
+
+
 async def test_a_call_without_deadline_gets_the_default_and_ends_when_it_passes(
     serve: Serve,
 ) -> None:
@@ -83,6 +92,32 @@ async def test_the_callers_deadline_wins_over_the_default(serve: Serve) -> None:
 
     assert 10 < caller < 31  # gRPC rounds the timeout it sends up a little
     assert 10 < seen < 31
+
+
+async def test_a_call_past_its_callers_deadline_is_cancelled_and_logged_as_such(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kabinet.rpc")
+    cancelled = asyncio.Event()
+
+    async def hang(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return b""
+
+    server = await serve({"Get": _unary(hang)}, default_timeout=60)
+
+    failure = await _failure(server, timeout=0.2)
+    await asyncio.wait_for(cancelled.wait(), 10)  # the handler does not outlive its caller
+    await asyncio.wait_for(_logged(caplog), 10)
+
+    assert failure.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    (record,) = _rpc_records(caplog)
+    assert record.grpc_code == "DEADLINE_EXCEEDED"
+    assert record.levelno == logging.WARNING
 
 
 @pytest.mark.parametrize(
@@ -162,6 +197,42 @@ async def test_each_call_logs_one_line_without_the_payload(
         assert record.peer.startswith("ipv4:127.0.0.1:")
         assert record.duration_ms >= 0
         assert "very-secret" not in repr(record.__dict__)
+
+
+def test_a_method_has_no_side_effects_only_when_its_proto_says_so() -> None:
+    pool = descriptor_pool.Default()
+    service = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
+
+    assert has_no_side_effects(f"/{service}/ValidateToken", pool)
+    assert not has_no_side_effects(f"/{service}/UpdateProfile", pool)  # idempotent only
+    assert not has_no_side_effects(f"/{service}/SignIn", pool)
+    assert not has_no_side_effects("/kabinet.test.v1.Nowhere/Get", pool)
+
+
+async def test_successes_without_side_effects_log_at_debug_and_the_rest_at_info(
+    serve: Serve, echo_service: ServiceDescriptor, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="kabinet.rpc")
+
+    async def echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        if request == b"gone":
+            raise DomainError(ErrorKind.NOT_FOUND, "x.gone")
+        return request
+
+    interceptor = ServerInterceptor(descriptors=echo_service.file.pool)
+    server = await serve({"Get": _unary(echo), "Put": _unary(echo)}, interceptors=[interceptor])
+    caplog.clear()
+
+    await _call(server, "Get")  # declared NO_SIDE_EFFECTS
+    await _failure(server, method="Get", request=b"gone")
+    await _call(server, "Put")  # declared IDEMPOTENT: it may change something
+
+    records = _rpc_records(caplog)
+    assert [(r.rpc_method.rsplit("/", 1)[1], r.grpc_code, r.levelno) for r in records] == [
+        ("Get", "OK", logging.DEBUG),
+        ("Get", "NOT_FOUND", logging.INFO),
+        ("Put", "OK", logging.INFO),
+    ]
 
 
 async def test_a_servicers_own_abort_passes_through(

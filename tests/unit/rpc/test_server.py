@@ -123,3 +123,23 @@ async def test_the_bound_port_is_reported(serve: Serve) -> None:
 
     assert server.port > 0
     assert server.address == f"127.0.0.1:{server.port}"
+
+
+async def test_a_service_added_as_pre_registered_methods_is_served() -> None:
+    async def echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        return request
+
+    def register(server: grpc.aio.Server) -> None:
+        # What generated add_XServicer_to_server functions do, besides adding a generic handler.
+        server.add_registered_method_handlers(
+            SERVICE, {"Get": grpc.unary_unary_rpc_method_handler(echo)}
+        )
+
+    server = await start_server("127.0.0.1:0", [register], [SERVICE])
+    try:
+        async with grpc.aio.insecure_channel(server.address) as channel:
+            reply = await channel.unary_unary(f"/{SERVICE}/Get")(b"ping", timeout=5)
+    finally:
+        await server.stop(None)
+
+    assert reply == b"ping"
