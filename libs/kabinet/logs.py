@@ -16,12 +16,16 @@ import logging
 import re
 import sys
 from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
 from opentelemetry import trace
 
 REDACTED = "[REDACTED]"
+
+# The id of the HTTP request being served (set by the gateway's edge), on every line it logs.
+request_id_var: ContextVar[str | None] = ContextVar("kabinet_request_id", default=None)
 
 # Key fragments that mark a secret; keys are compared lower-cased with "-" read as "_".
 SECRET_KEY_PARTS = (
@@ -147,6 +151,9 @@ class JsonFormatter(logging.Formatter):
         ids = _trace_ids()
         if ids:
             entry["trace_id"], entry["span_id"] = ids
+        request_id = request_id_var.get()
+        if request_id:
+            entry["request_id"] = request_id
         for key in extra_fields(record):
             entry.setdefault(key, record.__dict__[key])
         if record.exc_info:
@@ -172,6 +179,9 @@ class TextFormatter(logging.Formatter):
             record.getMessage(),
         ]
         parts += [f"{k}={record.__dict__[k]!r}" for k in extra_fields(record)]
+        request_id = request_id_var.get()
+        if request_id:
+            parts.append(f"request_id={request_id}")
         ids = _trace_ids()
         if ids:
             parts.append(f"trace_id={ids[0]} span_id={ids[1]}")

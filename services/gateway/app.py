@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from litestar import Litestar
@@ -14,6 +14,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+from litestar.types import ASGIApp
 
 from gateway.auth import Authenticator, RevocationList
 from gateway.client_ip import parse_networks
@@ -37,6 +38,7 @@ from gateway.controllers.subscriptions import (
     SubscriptionsController,
 )
 from gateway.controllers.wellknown import WellKnownController
+from gateway.edge import EdgeMiddleware, EdgePolicy
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.revocations import RevocationFeed
 from kabinet.telemetry import tracing_enabled
@@ -52,10 +54,11 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
     test passes its own ``clients``."""
     common = settings.common
     revocations = RevocationList(timedelta(seconds=settings.revocation_window))
+    trusted_proxies = parse_networks(settings.trusted_proxies)
     state = State(
         {
             "settings": settings,
-            "trusted_proxies": parse_networks(settings.trusted_proxies),
+            "trusted_proxies": trusted_proxies,
             "allowed_origins": frozenset(
                 {_origin(common.public_url), f"http://{settings.host}:{settings.port}"}
                 | set(settings.allowed_origins)
@@ -96,7 +99,7 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
 
         handlers.append(MailboxController)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         dependencies={
             "clients": Provide(provide_clients, sync_to_thread=False),
@@ -124,3 +127,19 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
         logging_config=None,  # kabinet.logs owns logging: one format across the cluster
         debug=False,
     )
+    # The edge wraps Litestar's whole handler chain, so that unmatched paths and errors get the
+    # same headers, request id and limits as everything else.
+    app.asgi_handler = cast(
+        "ASGIApp",
+        EdgeMiddleware(
+            cast(Any, app.asgi_handler),
+            EdgePolicy(
+                trusted_proxies=trusted_proxies,
+                cors_origins=frozenset(settings.cors_origins),
+                hsts_seconds=settings.hsts_seconds if common.public_url.startswith("https:") else 0,
+                per_ip_per_minute=settings.rate_limit_per_ip,
+                per_session_per_minute=settings.rate_limit_per_session,
+            ),
+        ),
+    )
+    return app

@@ -15,7 +15,8 @@ def parse_networks(cidrs: Sequence[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(c.strip(), strict=False) for c in cidrs if c.strip())
 
 
-def _trusted(address: str, proxies: Sequence[Network]) -> bool:
+def is_trusted(address: str, proxies: Sequence[Network]) -> bool:
+    """Whether ``address`` is one of the configured trusted proxies."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -24,14 +25,19 @@ def _trusted(address: str, proxies: Sequence[Network]) -> bool:
 
 
 def client_ip(request: Request[Any, Any, Any], proxies: Sequence[Network]) -> str:
+    """The client's address for ``request`` (see ``resolve_client_ip``)."""
+    peer = request.client.host if request.client else ""
+    return resolve_client_ip(peer, request.headers.get("x-forwarded-for"), proxies)
+
+
+def resolve_client_ip(peer: str, forwarded_for: str | None, proxies: Sequence[Network]) -> str:
     """Walk X-Forwarded-For from the right, skipping trusted proxies; the first untrusted hop is
     the client. Without a trusted peer the header is ignored entirely (it is client-controlled)."""
-    peer = request.client.host if request.client else ""
-    if not proxies or not _trusted(peer, proxies):
+    if not proxies or not is_trusted(peer, proxies):
         return peer
-    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
     for hop in reversed(hops):
-        if not _trusted(hop, proxies):
+        if not is_trusted(hop, proxies):
             try:
                 return str(ipaddress.ip_address(hop))
             except ValueError:

@@ -40,3 +40,23 @@ class GatewaySettings:
     max_body_bytes: int = setting(
         "KABINET_GATEWAY_MAX_BODY", 1_048_576, "largest request body accepted, bytes"
     )
+    cors_origins: tuple[str, ...] = setting(
+        "KABINET_GATEWAY_CORS_ORIGINS",
+        (),
+        "comma-separated origins whose scripts may call the API with credentials (empty: none)",
+    )
+    hsts_seconds: int = setting(
+        "KABINET_GATEWAY_HSTS_SECONDS",
+        31_536_000,
+        "Strict-Transport-Security max-age when the public URL is https (0: no HSTS)",
+    )
+    rate_limit_per_ip: int = setting(
+        "KABINET_GATEWAY_RATE_LIMIT_IP",
+        60,
+        "POSTs per minute to sign-in, registration, reset, code and OAuth routes, per client IP",
+    )
+    rate_limit_per_session: int = setting(
+        "KABINET_GATEWAY_RATE_LIMIT_SESSION",
+        30,
+        "the same, per signed-in session",
+    )
