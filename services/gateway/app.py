@@ -12,7 +12,6 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.types import ASGIApp
 
@@ -38,6 +37,7 @@ from gateway.controllers.subscriptions import (
     SubscriptionsController,
 )
 from gateway.controllers.wellknown import WellKnownController
+from gateway.docs import LocalSwaggerUI, docs_assets_router
 from gateway.edge import EdgeMiddleware, EdgePolicy
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.revocations import RevocationFeed
@@ -93,6 +93,7 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
         PlansController,
         SubscriptionsController,
         EntitlementsController,
+        docs_assets_router(),
     ]
     if settings.mailbox_dir is not None:
         from gateway.controllers.dev import MailboxController
@@ -122,7 +123,7 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
             version="1",
             description="Accounts, subscriptions, downloads and support of the customer portal.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/swagger"), RedocRenderPlugin(path="/")],
+            render_plugins=[LocalSwaggerUI(path=["/", "/swagger"])],
         ),
         logging_config=None,  # kabinet.logs owns logging: one format across the cluster
         debug=False,

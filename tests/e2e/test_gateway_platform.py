@@ -1,6 +1,7 @@
 """The gateway's platform surface through real HTTP: probes, OpenAPI, problem+json everywhere."""
 
 import html
+import re
 import uuid
 
 import httpx
@@ -40,6 +41,29 @@ async def test_openapi_document_describes_the_api(http: httpx.AsyncClient) -> No
     assert "/api/v1/auth/register" in paths
     assert "/api/v1/account" in paths
     assert "/dev/mailbox" not in paths  # development pages stay out of the contract
+
+
+async def test_api_docs_are_served_from_the_gateway_itself(http: httpx.AsyncClient) -> None:
+    page = await http.get("/schema")
+    assert page.status_code == 200
+    assert "<script>" not in page.text  # nothing inline: the page obeys the gateway's CSP
+    assert 'data-openapi-url="/schema/openapi.json"' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources
+    for source in sources:
+        assert source.startswith("/schema/assets/"), source  # no CDN
+        asset = await http.get(source)
+        assert asset.status_code == 200, source
+        assert len(asset.content) > 100
+
+
+async def test_every_answer_carries_the_edge_headers(http: httpx.AsyncClient) -> None:
+    for path in ("/", "/healthz", "/no/such/page", "/api/v1/plans"):
+        reply = await http.get(path)
+        assert reply.headers["x-content-type-options"] == "nosniff", path
+        assert "frame-ancestors 'none'" in reply.headers["content-security-policy"], path
+        assert len(reply.headers["x-request-id"]) >= 16, path
 
 
 async def test_unknown_route_is_a_problem_with_a_stable_code(http: httpx.AsyncClient) -> None:
