@@ -4,9 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto' 2>/dev/null)
+CHROMIUM := /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck unit integration proto bench mail clean
+.PHONY: help install run test lint typecheck unit integration proto bench mail clean chromium
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,8 +24,15 @@ install: $(STAMP) ## Create .venv and install Kabinet with its locked dependenci
 run: install ## Start PostgreSQL, NATS, the SMTP sink, every service and the gateway
 	$(BIN)/python -m kabinet.devstack run
 
-test: install lint ## Run the linters, then the whole test suite (real servers included)
+test: install lint chromium ## Run the linters, then the whole test suite (real servers and a browser included)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+chromium: ## Install Debian's Chromium for the browser tests when it is missing (root or sudo)
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	  elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	  else echo "Chromium is missing; install it as root: apt-get install -y chromium" >&2; exit 1; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check libs services tests bench

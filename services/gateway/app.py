@@ -29,7 +29,6 @@ from gateway.context import (
 from gateway.controllers.account import AccountController
 from gateway.controllers.auth import AuthController
 from gateway.controllers.health import HealthController
-from gateway.controllers.home import HomeController
 from gateway.controllers.links import LinkPagesController
 from gateway.controllers.subscriptions import (
     EntitlementsController,
@@ -41,6 +40,7 @@ from gateway.docs import LocalSwaggerUI, docs_assets_router
 from gateway.edge import EdgeMiddleware, EdgePolicy
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.revocations import RevocationFeed
+from gateway.web import PortalController, static_router, template_config
 from kabinet.telemetry import tracing_enabled
 
 
@@ -84,7 +84,8 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
                 await app.state.clients.close()
 
     handlers: list[Any] = [
-        HomeController,
+        PortalController,
+        static_router(),
         LinkPagesController,
         HealthController,
         WellKnownController,
@@ -110,6 +111,7 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
             "language": Provide(provide_language, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        template_config=template_config(),
         lifespan=[lifespan],
         state=state,
         request_max_body_size=settings.max_body_bytes,

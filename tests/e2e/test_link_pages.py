@@ -66,6 +66,14 @@ async def test_a_foreign_origin_cannot_press_the_button(
         "/activate", data={"token": "x" * 43}, headers={"origin": "https://evil.example"}
     )
     assert reply.status_code == 403
+    # A page that hides its origin (no-referrer) is told apart by Fetch Metadata.
+    for site, status in (("cross-site", 403), ("same-site", 403), ("same-origin", 400)):
+        reply = await http.post(
+            "/activate",
+            data={"token": "x" * 43},
+            headers={"origin": "null", "sec-fetch-site": site},
+        )
+        assert reply.status_code == status, site
 
 
 async def test_buyer_without_account_creates_a_password_and_is_signed_in(

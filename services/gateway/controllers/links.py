@@ -134,6 +134,16 @@ def _done(page: _Page, language: str) -> str:
     )
 
 
+def _from_our_page(request: Request[Any, Any, Any], allowed_origins: frozenset[str]) -> bool:
+    """Whether the form was posted from one of our pages (login-CSRF defence: these forms can
+    sign the browser in). The link pages send no referrer, so browsers post them with
+    ``Origin: null``; Fetch Metadata then tells a same-origin post from a cross-site one."""
+    origin = request.headers.get("origin")
+    if origin is None or origin in allowed_origins:
+        return True
+    return origin == "null" and request.headers.get("sec-fetch-site") == "same-origin"
+
+
 async def _perform(
     page: _Page,
     language: str,
@@ -144,8 +154,7 @@ async def _perform(
 ) -> Response[str]:
     """Run ``action`` and answer with the outcome page (signed in when the action returns a
     session); a failure shows the form again with what went wrong."""
-    origin = request.headers.get("origin")
-    if origin is not None and origin not in state.allowed_origins:
+    if not _from_our_page(request, state.allowed_origins):
         error = DomainError(ErrorKind.PERMISSION_DENIED, "auth.csrf_failed")
         return html_page(
             _TEXT[language]["failed"], _failure(error, language), lang=language, status=403
