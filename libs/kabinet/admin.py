@@ -128,15 +128,17 @@ async def change_role(address: str, action: str, email: str, role: str) -> str:
     async with grpc.aio.insecure_channel(address) as channel:
         stub = identity_pb2_grpc.IdentityServiceStub(channel)
         if action == "grant":
-            reply = await stub.GrantRole(
+            granted = await stub.GrantRole(
                 identity_pb2.GrantRoleRequest(email=email, role=role), timeout=ROLE_CALL_TIMEOUT
             )
+            account_id, roles, changed = granted.account_id, granted.roles, granted.changed
         else:
-            reply = await stub.RevokeRole(
+            revoked = await stub.RevokeRole(
                 identity_pb2.RevokeRoleRequest(email=email, role=role), timeout=ROLE_CALL_TIMEOUT
             )
-    state = "changed" if reply.changed else "unchanged"
-    return f"{reply.account_id} roles: {', '.join(reply.roles) or '-'} ({state})"
+            account_id, roles, changed = revoked.account_id, revoked.roles, revoked.changed
+    state = "changed" if changed else "unchanged"
+    return f"{account_id} roles: {', '.join(roles) or '-'} ({state})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -57,7 +57,9 @@ def parse_role(role: str) -> str:
     name = role.strip().lower() if isinstance(role, str) else ""
     if name not in ASSIGNABLE_ROLES:
         raise DomainError(
-            ErrorKind.INVALID_ARGUMENT, ROLE_UNKNOWN, params={"roles": ", ".join(sorted(ASSIGNABLE_ROLES))}
+            ErrorKind.INVALID_ARGUMENT,
+            ROLE_UNKNOWN,
+            params={"roles": ", ".join(sorted(ASSIGNABLE_ROLES))},
         )
     return name
 
