@@ -36,6 +36,7 @@ from gateway.controllers.subscriptions import (
     PlansController,
     SubscriptionsController,
 )
+from gateway.controllers.support import SupportController, SupportPagesController
 from gateway.controllers.wellknown import WellKnownController
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.revocations import RevocationFeed
@@ -90,6 +91,8 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
         PlansController,
         SubscriptionsController,
         EntitlementsController,
+        SupportController,
+        SupportPagesController,
     ]
     if settings.mailbox_dir is not None:
         from gateway.controllers.dev import MailboxController
