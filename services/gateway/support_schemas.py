@@ -7,26 +7,12 @@ them escape them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 import msgspec
-from litestar.datastructures import UploadFile
 
 Text = Annotated[str, msgspec.Meta(max_length=40_000)]
 StatusName = Literal["new", "in_progress", "waiting_for_customer", "resolved", "closed"]
-
-
-@dataclass
-class NewTicketForm:
-    """``multipart/form-data`` of a new ticket: fields and up to a few files (``attachments``)."""
-
-    topic: str = ""
-    application: str = ""
-    device: str = ""
-    subject: str = ""
-    description: str = ""
-    attachments: list[UploadFile] = field(default_factory=list)
 
 
 class ReplyBody(msgspec.Struct):

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
+from litestar.datastructures import State, UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
@@ -24,7 +24,6 @@ from gateway.support_schemas import (
     AssignBody,
     AttachmentInfo,
     HistoryItem,
-    NewTicketForm,
     RatingBody,
     ReplyBody,
     ReplyResult,
@@ -118,10 +117,21 @@ def ticket_detail(reply: pb.GetTicketResponse) -> TicketDetail:
     )
 
 
-async def _uploads(form: NewTicketForm) -> list[pb.NewAttachment]:
-    files = form.attachments if isinstance(form.attachments, list) else [form.attachments]
+def _text_field(form: dict[str, Any], name: str) -> str:
+    value = form.get(name, "")
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return value if isinstance(value, str) else ""
+
+
+async def _uploads(form: dict[str, Any]) -> list[pb.NewAttachment]:
+    """The files of the ``attachments`` parts (an empty file input comes as an empty text part)."""
+    value = form.get("attachments", [])
+    files = value if isinstance(value, list) else [value]
     uploads = []
     for file in files:
+        if not isinstance(file, UploadFile):
+            continue
         data = await file.read(MAX_UPLOAD_READ)
         uploads.append(pb.NewAttachment(filename=file.filename or "", data=data))
     return uploads
@@ -152,18 +162,18 @@ class SupportController(Controller):
     )
     async def create_ticket(
         self,
-        data: MultipartBody[NewTicketForm],
+        data: MultipartBody[dict[str, Any]],
         principal: NamedDependency[Principal],
         clients: NamedDependency[ServiceClients],
     ) -> TicketSummary:
         reply = await clients.support.CreateTicket(
             pb.CreateTicketRequest(
                 caller=caller(principal),
-                topic=data.topic,
-                application=data.application,
-                device=data.device,
-                subject=data.subject,
-                description=data.description,
+                topic=_text_field(data, "topic"),
+                application=_text_field(data, "application"),
+                device=_text_field(data, "device"),
+                subject=_text_field(data, "subject"),
+                description=_text_field(data, "description"),
                 attachments=await _uploads(data),
             )
         )
