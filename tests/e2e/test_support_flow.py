@@ -4,7 +4,9 @@ answers, the agent resolves, the customer rates. Another customer gets 404 on ev
 ticket and its attachment; a Premium customer's ticket comes before a Standard customer's older
 one in the queue; oversized and disguised attachments are refused."""
 
+import asyncio
 import uuid
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import grpc
@@ -13,6 +15,7 @@ import pytest
 
 from kabinet.identity.v1 import identity_pb2, identity_pb2_grpc
 from kabinet.subscription.v1 import subscription_pb2, subscription_pb2_grpc
+from kabinet.support.v1 import support_pb2, support_pb2_grpc
 from kabinet.testing.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
@@ -283,3 +286,129 @@ async def test_oversized_and_disguised_attachments_are_refused(
     assert crlf.json()["code"] == "ticket.invalid"
     # Nothing was half-written.
     assert (await http.get("/api/v1/support/tickets", headers=customer.auth)).json() == []
+
+
+async def test_grpc_callers_who_are_not_the_owner_get_not_found_everywhere(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    owner = await _person(cluster, http, "grpc-owner")
+    opened = await _open(
+        http, owner, "Over gRPC", files=[("attachments", ("log.txt", b"log line\n", "text/plain"))]
+    )
+    ticket = opened.json()
+    detail = (await http.get(f"/api/v1/support/tickets/{ticket['id']}", headers=owner.auth)).json()
+    attachment_id = detail["messages"][0]["attachments"][0]["id"]
+    stranger = support_pb2.Caller(account_id=str(uuid.uuid4()))
+    tid = ticket["id"]
+    async with grpc.aio.insecure_channel(cluster.common.addresses.support) as channel:
+        stub = support_pb2_grpc.SupportServiceStub(channel)
+        calls = [
+            stub.GetTicket(
+                support_pb2.GetTicketRequest(caller=stranger, ticket_id=tid), timeout=10
+            ),
+            stub.AddMessage(
+                support_pb2.AddMessageRequest(caller=stranger, ticket_id=tid, body="x"), timeout=10
+            ),
+            stub.GetAttachment(
+                support_pb2.GetAttachmentRequest(caller=stranger, attachment_id=attachment_id),
+                timeout=10,
+            ),
+            stub.ChangeStatus(
+                support_pb2.ChangeStatusRequest(
+                    caller=stranger, ticket_id=tid, status=support_pb2.TICKET_STATUS_CLOSED
+                ),
+                timeout=10,
+            ),
+            stub.ReopenTicket(
+                support_pb2.ReopenTicketRequest(caller=stranger, ticket_id=tid), timeout=10
+            ),
+            stub.RateTicket(
+                support_pb2.RateTicketRequest(caller=stranger, ticket_id=tid, rating=5), timeout=10
+            ),
+            stub.AssignTicket(
+                support_pb2.AssignTicketRequest(caller=stranger, ticket_id=tid), timeout=10
+            ),
+        ]
+        for call in calls:
+            with pytest.raises(grpc.aio.AioRpcError) as exc:
+                await call
+            assert exc.value.code() == grpc.StatusCode.NOT_FOUND
+        mine = await stub.ListMyTickets(
+            support_pb2.ListMyTicketsRequest(caller=stranger), timeout=10
+        )
+        assert list(mine.tickets) == []
+
+
+async def test_a_role_reaches_tokens_at_refresh_and_a_revoked_one_leaves(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    person = await _person(cluster, http, "refresh")
+    login = await http.post(
+        "/api/v1/auth/login", json={"email": person.email, "password": PASSWORD}
+    )
+    refresh_token = login.json()["refresh_token"]
+    await _grant_agent(cluster, person.email)
+    refreshed = await http.post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
+    assert refreshed.status_code == 200, refreshed.text
+    auth = {"authorization": f"Bearer {refreshed.json()['access_token']}"}
+    assert (await http.get("/api/v1/support/queue", headers=auth)).status_code == 200
+    async with grpc.aio.insecure_channel(cluster.common.addresses.identity) as channel:
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        revoked = await stub.RevokeRole(
+            identity_pb2.RevokeRoleRequest(email=person.email, role="support_agent"), timeout=10
+        )
+        assert list(revoked.roles) == []
+        with pytest.raises(grpc.aio.AioRpcError) as unknown:
+            await stub.GrantRole(
+                identity_pb2.GrantRoleRequest(email=person.email, role="admin"), timeout=10
+            )
+        assert unknown.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    again = await http.post(
+        "/api/v1/auth/refresh", json={"refresh_token": refreshed.json()["refresh_token"]}
+    )
+    auth = {"authorization": f"Bearer {again.json()['access_token']}"}
+    assert (await http.get("/api/v1/support/queue", headers=auth)).status_code == 403
+
+
+async def test_a_plan_change_raises_the_priority_of_open_tickets(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    person = await _person(cluster, http, "upgrade")
+    opened = await _open(http, person, "Before upgrade")
+    assert opened.json()["priority"] == "normal"
+    await _subscribe(cluster, http, person, "premium")
+    url = f"/api/v1/support/tickets/{opened.json()['id']}"
+    for _ in range(100):
+        ticket = (await http.get(url, headers=person.auth)).json()["ticket"]
+        if ticket["priority"] == "high":
+            break
+        await asyncio.sleep(0.1)
+    assert ticket["priority"] == "high"
+    assert ticket["sla_due_at"] < opened.json()["sla_due_at"]
+
+
+async def test_a_deleted_account_takes_its_tickets_and_files_along(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    person = await _person(cluster, http, "leaving")
+    agent = await _agent(cluster, http)
+    opened = await _open(
+        http, person, "Bye", files=[("attachments", ("shot.png", PNG, "image/png"))]
+    )
+    tid = opened.json()["id"]
+    detail = (await http.get(f"/api/v1/support/tickets/{tid}", headers=agent.auth)).json()
+    url = detail["messages"][0]["attachments"][0]["url"]
+    assert (await http.get(url, headers=agent.auth)).status_code == 200
+    deleted = await http.post(
+        "/api/v1/account/delete", json={"password": PASSWORD}, headers=person.auth
+    )
+    assert deleted.status_code == 204, deleted.text
+    for _ in range(100):
+        gone = await http.get(f"/api/v1/support/tickets/{tid}", headers=agent.auth)
+        if gone.status_code == 404:
+            break
+        await asyncio.sleep(0.1)
+    assert gone.status_code == 404
+    assert (await http.get(url, headers=agent.auth)).status_code == 404
+    root = Path(cluster.environ["KABINET_SUPPORT_ATTACHMENTS_DIR"]) / "objects" / "tickets"
+    assert not (root / tid).exists() or not any((root / tid).iterdir())
