@@ -281,6 +281,15 @@ async def test_oversized_and_disguised_attachments_are_refused(
     )
     assert oversized.status_code == 400
     assert oversized.json()["code"] == "attachment.too_large"
+    # Past the route's body limit the gateway refuses before reading the files.
+    huge = await _open(
+        http,
+        customer,
+        "Huge",
+        files=[("attachments", (f"p{i}.png", big, "image/png")) for i in range(5)],
+    )
+    assert huge.status_code == 413
+    assert huge.json()["code"] == "request.too_large"
     crlf = await _open(http, customer, "Subject\r\nBcc: x@example.com")
     assert crlf.status_code == 400
     assert crlf.json()["code"] == "ticket.invalid"
