@@ -37,8 +37,6 @@ from kabinet.support.v1 import support_pb2 as pb
 # The new-ticket route takes a few attachments; the support service applies the real limits.
 NEW_TICKET_MAX_BODY = 4 * 1024 * 1024
 SMALL_BODY = 64 * 1024
-# Bytes read from one uploaded file at most (a little over the service's limit, which refuses it).
-MAX_UPLOAD_READ = 2 * 1024 * 1024
 
 _STATUS = {
     pb.TICKET_STATUS_NEW: "new",
@@ -132,7 +130,9 @@ async def _uploads(form: dict[str, Any]) -> list[pb.NewAttachment]:
     for file in files:
         if not isinstance(file, UploadFile):
             continue
-        data = await file.read(MAX_UPLOAD_READ)
+        # Whole (never cut short: the service must see the real size); the route's body limit
+        # bounds it, and keeps the gRPC message under its 4 MiB.
+        data = await file.read()
         uploads.append(pb.NewAttachment(filename=file.filename or "", data=data))
     return uploads
 
