@@ -34,6 +34,8 @@ CREATE INDEX tickets_queue ON tickets (priority_rank, sla_due_at, created_at)
 
 CREATE TABLE messages (
     id uuid PRIMARY KEY,
+    -- Insertion order: the thread's order when two messages share a timestamp.
+    seq bigint GENERATED ALWAYS AS IDENTITY,
     ticket_id uuid NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,
     -- NULL once the author's account was deleted (agents' replies on others' tickets stay).
     author_id uuid,
@@ -44,7 +46,7 @@ CREATE TABLE messages (
     CHECK (NOT internal OR author_role = 'agent')
 );
 
-CREATE INDEX messages_ticket ON messages (ticket_id, created_at);
+CREATE INDEX messages_ticket ON messages (ticket_id, created_at, seq);
 CREATE INDEX messages_author ON messages (author_id) WHERE author_id IS NOT NULL;
 
 CREATE TABLE attachments (

@@ -216,7 +216,7 @@ class PostgresTransaction:
         rows = await self._conn.fetch(
             "SELECT id, ticket_id, author_id, author_role, body, internal, created_at"
             " FROM messages WHERE ticket_id = $1 AND ($2 OR NOT internal)"
-            " ORDER BY created_at, id",
+            " ORDER BY created_at, seq",
             ticket_id,
             include_internal,
         )
