@@ -14,7 +14,7 @@ from kabinet.errors import DomainError, ErrorKind
 from kabinet.identity.v1 import identity_pb2, identity_pb2_grpc
 from kabinet.rpc.client import create_channel
 from kabinet.subscription.v1 import subscription_pb2, subscription_pb2_grpc
-from support.domain.model import Owner
+from support.domain.model import AGENT_ROLE, Owner
 from support.domain.rules import PRIORITY_FEATURE
 from support.domain.services import EntitlementsUnavailable
 
@@ -56,6 +56,17 @@ class IdentityAccounts:
                 return None
             raise DomainError(ErrorKind.UNAVAILABLE, "service.unavailable") from exc
         return Owner(reply.account.email, reply.account.language or "en")
+
+    async def is_agent(self, account_id: uuid.UUID) -> bool:
+        try:
+            reply = await self._stub.GetAccount(
+                identity_pb2.GetAccountRequest(account_id=str(account_id)), timeout=self._timeout
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return False
+            raise DomainError(ErrorKind.UNAVAILABLE, "service.unavailable") from exc
+        return AGENT_ROLE in reply.account.roles
 
 
 def channels(

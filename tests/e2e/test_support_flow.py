@@ -13,6 +13,7 @@ import grpc
 import httpx
 import pytest
 
+from kabinet import admin
 from kabinet.identity.v1 import identity_pb2, identity_pb2_grpc
 from kabinet.subscription.v1 import subscription_pb2, subscription_pb2_grpc
 from kabinet.support.v1 import support_pb2, support_pb2_grpc
@@ -421,3 +422,25 @@ async def test_a_deleted_account_takes_its_tickets_and_files_along(
     assert (await http.get(url, headers=agent.auth)).status_code == 404
     root = Path(cluster.environ["KABINET_SUPPORT_ATTACHMENTS_DIR"]) / "objects" / "tickets"
     assert not (root / tid).exists() or not any((root / tid).iterdir())
+
+
+async def test_kabinet_admin_grants_and_revokes_roles(
+    cluster: Cluster,
+    http: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    person = await _person(cluster, http, "operator-made")
+    monkeypatch.setenv("KABINET_IDENTITY_ADDR", cluster.common.addresses.identity)
+    granted = await asyncio.to_thread(admin.main, ["roles", "grant", person.email, "support_agent"])
+    assert granted == 0
+    assert "roles: support_agent (changed)" in capsys.readouterr().out
+    auth = await _sign_in(http, person.email)
+    assert (await http.get("/api/v1/support/queue", headers=auth)).status_code == 200
+    assert (
+        await asyncio.to_thread(admin.main, ["roles", "revoke", person.email, "support_agent"]) == 0
+    )
+    assert "roles: - (changed)" in capsys.readouterr().out
+    refused = await asyncio.to_thread(admin.main, ["roles", "grant", person.email, "root"])
+    assert refused == 1
+    assert "INVALID_ARGUMENT" in capsys.readouterr().err

@@ -86,3 +86,7 @@ class Accounts(Protocol):
     async def owner(self, account_id: uuid.UUID) -> Owner | None:
         """The account's email and language (identity, gRPC with a deadline); None if gone."""
         ...
+
+    async def is_agent(self, account_id: uuid.UUID) -> bool:
+        """Whether the account holds the support_agent role now (identity, with a deadline)."""
+        ...

@@ -334,13 +334,24 @@ class SupportServices:
         return updated
 
     async def assign(self, caller: Caller, ticket_id: str, assignee_id: str) -> Ticket:
-        """Give the ticket to an agent (the caller when ``assignee_id`` is empty)."""
+        """Give the ticket to an agent (the caller when ``assignee_id`` is empty); another
+        assignee must hold the support_agent role."""
         assignee = caller.account_id if not assignee_id else parse_id(assignee_id)
+        # Asked before the transaction (no network wait while rows are locked); an owner asking
+        # about someone else's ticket still gets ticket.not_found below, not this answer.
+        named_agent = (
+            assignee is not None
+            and assignee != caller.account_id
+            and caller.is_agent
+            and await self._accounts.is_agent(assignee)
+        )
         async with self.store.transaction() as tx:
             ticket = await self._visible(tx, caller, ticket_id, for_update=True)
             if not caller.is_agent:
                 raise errors.agent_only()
             if assignee is None or assignee == ticket.owner_id:
+                raise errors.assignee_invalid()
+            if assignee != caller.account_id and not named_agent:
                 raise errors.assignee_invalid()
             if ticket.assignee_id == assignee:
                 return ticket

@@ -41,6 +41,9 @@ class Accounts:
     async def owner(self, account_id: uuid.UUID) -> Owner | None:
         return Owner("owner@example.com", "en")
 
+    async def is_agent(self, account_id: uuid.UUID) -> bool:
+        return False
+
 
 class Clock:
     def __init__(self) -> None:

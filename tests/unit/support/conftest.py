@@ -144,8 +144,14 @@ class FakeEntitlements:
 
 
 class FakeAccounts:
+    def __init__(self) -> None:
+        self.agents: set[uuid.UUID] = set()
+
     async def owner(self, account_id: uuid.UUID) -> Owner | None:
         return Owner(f"{account_id.hex[:8]}@example.com", "ru")
+
+    async def is_agent(self, account_id: uuid.UUID) -> bool:
+        return account_id in self.agents
 
 
 class Clock:
@@ -167,16 +173,17 @@ class World:
     clock: Clock
     objects: LocalDirectoryStore
     root: Path
+    accounts: FakeAccounts
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     store, plans, clock = FakeStore(), FakeEntitlements(), Clock()
-    objects = LocalDirectoryStore(tmp_path)
+    objects, accounts = LocalDirectoryStore(tmp_path), FakeAccounts()
     services = SupportServices(
-        store, objects, plans, FakeAccounts(), clock, SupportRules(), "https://my.example.com/"
+        store, objects, plans, accounts, clock, SupportRules(), "https://my.example.com/"
     )
-    return World(services, store, plans, clock, objects, tmp_path)
+    return World(services, store, plans, clock, objects, tmp_path, accounts)
 
 
 @pytest.fixture

@@ -223,3 +223,23 @@ async def test_erasing_an_account_removes_its_tickets_and_files_only(world, peop
     # Erasing again is harmless.
     async with world.store.transaction() as tx:
         assert await world.services.erase_account(tx, owner.account_id) == []
+
+
+async def test_a_ticket_goes_only_to_agents(world, people) -> None:
+    owner, helper, colleague, stranger = (
+        people.customer(),
+        people.agent(),
+        people.agent(),
+        people.customer(),
+    )
+    world.accounts.agents.add(colleague.account_id)
+    ticket = await open_ticket(world, owner)
+    given = await world.services.assign(helper, str(ticket.id), str(colleague.account_id))
+    assert given.assignee_id == colleague.account_id
+    for bad in (str(stranger.account_id), str(owner.account_id), "not-an-id"):
+        with pytest.raises(DomainError) as exc:
+            await world.services.assign(helper, str(ticket.id), bad)
+        assert exc.value.code == errors.ASSIGNEE_INVALID
+    assert [h.to_value for h in world.store.history if h.kind == "assignment"] == [
+        str(colleague.account_id)
+    ]
