@@ -42,8 +42,16 @@ class SupportSettings:
     )
 
     def rules(self) -> SupportRules:
-        if self.max_attachment_bytes <= 0 or self.max_attachments < 0 or self.reopen_days < 0:
-            raise ValueError("KABINET_SUPPORT_* limits must not be negative")
+        """The domain's rules; a value that makes no sense stops start-up, naming its variable."""
+        for name, value, least in (
+            ("KABINET_SUPPORT_MAX_ATTACHMENT_BYTES", self.max_attachment_bytes, 1),
+            ("KABINET_SUPPORT_MAX_ATTACHMENTS", self.max_attachments, 0),
+            ("KABINET_SUPPORT_REOPEN_DAYS", self.reopen_days, 0),
+            ("KABINET_SUPPORT_SLA_HIGH_HOURS", self.sla_high_hours, 1),
+            ("KABINET_SUPPORT_SLA_NORMAL_HOURS", self.sla_normal_hours, 1),
+        ):
+            if value < least:
+                raise RuntimeError(f"{name} must be at least {least}")
         return SupportRules(
             sla_high=timedelta(hours=self.sla_high_hours),
             sla_normal=timedelta(hours=self.sla_normal_hours),

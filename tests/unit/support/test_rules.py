@@ -159,3 +159,18 @@ def test_every_support_code_has_both_messages() -> None:
         assert en
         assert ru
         assert en != ru
+
+
+def test_settings_make_the_rules_and_refuse_nonsense() -> None:
+    from kabinet.config import load_settings
+    from support.config import SupportSettings
+
+    settings = load_settings(
+        SupportSettings, {"KABINET_SUPPORT_REOPEN_DAYS": "3", "KABINET_SUPPORT_SLA_HIGH_HOURS": "2"}
+    )
+    made = settings.rules()
+    assert made.reopen_window == timedelta(days=3)
+    assert made.sla_high == timedelta(hours=2)
+    bad = load_settings(SupportSettings, {"KABINET_SUPPORT_MAX_ATTACHMENT_BYTES": "0"})
+    with pytest.raises(RuntimeError, match="KABINET_SUPPORT_MAX_ATTACHMENT_BYTES"):
+        bad.rules()
