@@ -6,7 +6,10 @@ It talks to the same PostgreSQL and NATS as the services (``KABINET_DATABASE_URL
 - ``kabinet-admin events lag``: per service, events waiting in the outbox and how old the oldest
   is, and per durable consumer, messages not yet delivered and not yet acknowledged;
 - ``kabinet-admin events parked [--service S] [--all]``: events a consumer gave up on;
-- ``kabinet-admin events replay SERVICE PARKED_ID``: ask the consumer to run its handler again.
+- ``kabinet-admin events replay SERVICE PARKED_ID``: ask the consumer to run its handler again;
+- ``kabinet-admin roles grant|revoke EMAIL ROLE``: give or take a role (``support_agent``,
+  ``operator``) through identity's ``GrantRole``/``RevokeRole`` (``KABINET_IDENTITY_ADDR``); the
+  account's tokens carry the change from its next sign-in or refresh.
 """
 
 from __future__ import annotations
@@ -113,6 +116,31 @@ async def replay(database: str, service: str, parked_id: uuid.UUID) -> bool:
         await conn.close()
 
 
+ROLE_CALL_TIMEOUT = 10.0
+
+
+async def change_role(address: str, action: str, email: str, role: str) -> str:
+    """Grant or revoke ``role`` over identity's gRPC API; the line to print."""
+    import grpc
+
+    from kabinet.identity.v1 import identity_pb2, identity_pb2_grpc
+
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        if action == "grant":
+            granted = await stub.GrantRole(
+                identity_pb2.GrantRoleRequest(email=email, role=role), timeout=ROLE_CALL_TIMEOUT
+            )
+            account_id, roles, changed = granted.account_id, granted.roles, granted.changed
+        else:
+            revoked = await stub.RevokeRole(
+                identity_pb2.RevokeRoleRequest(email=email, role=role), timeout=ROLE_CALL_TIMEOUT
+            )
+            account_id, roles, changed = revoked.account_id, revoked.roles, revoked.changed
+    state = "changed" if changed else "unchanged"
+    return f"{account_id} roles: {', '.join(roles) or '-'} ({state})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kabinet-admin", description=__doc__.split("\n\n")[0])
     groups = parser.add_subparsers(dest="group", required=True)
@@ -125,7 +153,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     again = commands.add_parser("replay", help="run a parked event's handler again")
     again.add_argument("service", choices=SERVICES)
     again.add_argument("parked_id", type=uuid.UUID)
+    roles = groups.add_parser("roles", help="grant or revoke an account's role")
+    role_commands = roles.add_subparsers(dest="command", required=True)
+    for action in ("grant", "revoke"):
+        sub = role_commands.add_parser(action, help=f"{action} a role (support_agent, operator)")
+        sub.add_argument("email")
+        sub.add_argument("role")
     args = parser.parse_args(argv)
+    if args.group == "roles":
+        return _roles(args.command, args.email, args.role)
     try:
         database, bus = _urls()
     except ConfigError as exc:
@@ -143,6 +179,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("replay requested; the consumer runs it within seconds")
     except (OSError, asyncpg.PostgresError, nats.errors.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _roles(action: str, email: str, role: str) -> int:
+    import grpc
+
+    try:
+        address = load_settings(CommonSettings).addresses.identity
+        print(asyncio.run(change_role(address, action, email, role)))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except grpc.aio.AioRpcError as exc:
+        print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
         return 1
     return 0
 

@@ -35,6 +35,7 @@ from gateway.controllers.subscriptions import (
     PlansController,
     SubscriptionsController,
 )
+from gateway.controllers.support import SupportController, SupportPagesController
 from gateway.controllers.wellknown import WellKnownController
 from gateway.docs import LocalSwaggerUI, docs_assets_router
 from gateway.edge import EdgeMiddleware, EdgePolicy
@@ -94,6 +95,8 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
         PlansController,
         SubscriptionsController,
         EntitlementsController,
+        SupportController,
+        SupportPagesController,
         docs_assets_router(),
     ]
     if settings.mailbox_dir is not None:

@@ -15,6 +15,7 @@ from identity.domain.ports import Clock
 from identity.domain.services import IdentityServices, build_services
 from identity.mail import identity_templates
 from identity.store.postgres import PostgresStore
+from identity.store.roles import PostgresRoleStore
 from kabinet.service import ServiceHost
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -43,7 +44,7 @@ def make_services(
     """Every use case on the host's pool."""
     store = PostgresStore(host.pool, identity_templates())
     passwords = Credentials(hasher, min_strength=settings.passwords.min_strength)
-    return build_services(store, passwords, settings, clock)
+    return build_services(store, passwords, settings, clock, PostgresRoleStore(host.pool))
 
 
 async def serve(

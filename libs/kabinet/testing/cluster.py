@@ -64,6 +64,7 @@ def cluster_environ(
         # Tests pay for argon2 on every sign-in: keep the cost low there, the policy unchanged.
         "KABINET_IDENTITY_ARGON2_MEMORY_KIB": "1024",
         "KABINET_IDENTITY_ARGON2_TIME_COST": "1",
+        "KABINET_SUPPORT_ATTACHMENTS_DIR": str(mailbox_dir.parent / "attachments"),
     }
     for name in SERVICES:
         environ[f"KABINET_{name.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"

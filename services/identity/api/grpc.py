@@ -23,11 +23,18 @@ from identity.domain.model import (
     SignedIn,
     ValidatedToken,
 )
+from identity.domain.roles import RoleService
 from identity.domain.services import IdentityServices
+from kabinet.errors import DomainError, ErrorKind
 from kabinet.identity.v1 import identity_pb2 as pb
 from kabinet.identity.v1 import identity_pb2_grpc
 
 SERVICE_NAME = "kabinet.identity.v1.IdentityService"
+
+# Methods only operators may call (enforced by the server's operator check).
+OPERATOR_METHODS: frozenset[str] = frozenset(
+    {f"/{SERVICE_NAME}/GrantRole", f"/{SERVICE_NAME}/RevokeRole"}
+)
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -299,6 +306,33 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         """The public signing keys as a JWKS document."""
         jwks = json.dumps(self._s.keys.jwks(), separators=(",", ":"))
         return pb.GetJwksResponse(jwks_json=jwks)
+
+    async def GrantRole(
+        self, request: pb.GrantRoleRequest, context: Context
+    ) -> pb.GrantRoleResponse:
+        """Give the account (by email or id) a role; operators only."""
+        change = await self._roles().grant(
+            request.role, email=request.email, account_id=request.account_id
+        )
+        return pb.GrantRoleResponse(
+            account_id=str(change.account_id), roles=list(change.roles), changed=change.changed
+        )
+
+    async def RevokeRole(
+        self, request: pb.RevokeRoleRequest, context: Context
+    ) -> pb.RevokeRoleResponse:
+        """Take a role away from the account (by email or id); operators only."""
+        change = await self._roles().revoke(
+            request.role, email=request.email, account_id=request.account_id
+        )
+        return pb.RevokeRoleResponse(
+            account_id=str(change.account_id), roles=list(change.roles), changed=change.changed
+        )
+
+    def _roles(self) -> RoleService:
+        if self._s.roles is None:
+            raise DomainError(ErrorKind.UNAVAILABLE, "service.unavailable")
+        return self._s.roles
 
 
 def register(services: IdentityServices) -> Callable[[grpc.aio.Server], None]:

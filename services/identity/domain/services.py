@@ -17,6 +17,7 @@ from identity.domain.account import AccountService
 from identity.domain.links import LinkMailer
 from identity.domain.ports import Clock, Passwords, Store
 from identity.domain.registration import RegistrationService
+from identity.domain.roles import RoleService, RoleStore
 from identity.domain.sessions import SessionService
 from identity.domain.signin import SignInService
 from identity.domain.signing import SigningKeyManager
@@ -41,6 +42,8 @@ class IdentityServices:
     signin: SignInService
     registration: RegistrationService
     accounts: AccountService
+    # Built when a role store is given (the PostgreSQL one in the app).
+    roles: RoleService | None = None
 
     async def start(self) -> None:
         """Load (or create) the signing keys; call before serving."""
@@ -83,7 +86,11 @@ class IdentityServices:
 
 
 def build_services(
-    store: Store, passwords: Passwords, settings: IdentitySettings, clock: Clock
+    store: Store,
+    passwords: Passwords,
+    settings: IdentitySettings,
+    clock: Clock,
+    role_store: RoleStore | None = None,
 ) -> IdentityServices:
     """Wire every use case on ``store`` and ``passwords``."""
     keys = SigningKeyManager(store, clock, settings.tokens)
@@ -108,4 +115,5 @@ def build_services(
         signin=signin,
         registration=registration,
         accounts=accounts,
+        roles=RoleService(role_store, clock) if role_store is not None else None,
     )

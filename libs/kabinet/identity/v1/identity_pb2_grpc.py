@@ -156,6 +156,16 @@ class IdentityServiceStub:
                 request_serializer=kabinet_dot_identity_dot_v1_dot_identity__pb2.GetJwksRequest.SerializeToString,
                 response_deserializer=kabinet_dot_identity_dot_v1_dot_identity__pb2.GetJwksResponse.FromString,
                 _registered_method=True)
+        self.GrantRole = channel.unary_unary(
+                '/kabinet.identity.v1.IdentityService/GrantRole',
+                request_serializer=kabinet_dot_identity_dot_v1_dot_identity__pb2.GrantRoleRequest.SerializeToString,
+                response_deserializer=kabinet_dot_identity_dot_v1_dot_identity__pb2.GrantRoleResponse.FromString,
+                _registered_method=True)
+        self.RevokeRole = channel.unary_unary(
+                '/kabinet.identity.v1.IdentityService/RevokeRole',
+                request_serializer=kabinet_dot_identity_dot_v1_dot_identity__pb2.RevokeRoleRequest.SerializeToString,
+                response_deserializer=kabinet_dot_identity_dot_v1_dot_identity__pb2.RevokeRoleResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -334,6 +344,21 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GrantRole(self, request, context):
+        """GrantRole gives an account a role (support_agent, operator); operators only. Access tokens
+        carry it from the account's next sign-in or refresh.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeRole(self, request, context):
+        """RevokeRole takes a role away from an account; operators only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -456,6 +481,16 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.GetJwks,
                     request_deserializer=kabinet_dot_identity_dot_v1_dot_identity__pb2.GetJwksRequest.FromString,
                     response_serializer=kabinet_dot_identity_dot_v1_dot_identity__pb2.GetJwksResponse.SerializeToString,
+            ),
+            'GrantRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantRole,
+                    request_deserializer=kabinet_dot_identity_dot_v1_dot_identity__pb2.GrantRoleRequest.FromString,
+                    response_serializer=kabinet_dot_identity_dot_v1_dot_identity__pb2.GrantRoleResponse.SerializeToString,
+            ),
+            'RevokeRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeRole,
+                    request_deserializer=kabinet_dot_identity_dot_v1_dot_identity__pb2.RevokeRoleRequest.FromString,
+                    response_serializer=kabinet_dot_identity_dot_v1_dot_identity__pb2.RevokeRoleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1108,6 +1143,60 @@ class IdentityService:
             '/kabinet.identity.v1.IdentityService/GetJwks',
             kabinet_dot_identity_dot_v1_dot_identity__pb2.GetJwksRequest.SerializeToString,
             kabinet_dot_identity_dot_v1_dot_identity__pb2.GetJwksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantRole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.identity.v1.IdentityService/GrantRole',
+            kabinet_dot_identity_dot_v1_dot_identity__pb2.GrantRoleRequest.SerializeToString,
+            kabinet_dot_identity_dot_v1_dot_identity__pb2.GrantRoleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeRole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.identity.v1.IdentityService/RevokeRole',
+            kabinet_dot_identity_dot_v1_dot_identity__pb2.RevokeRoleRequest.SerializeToString,
+            kabinet_dot_identity_dot_v1_dot_identity__pb2.RevokeRoleResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -89,6 +89,12 @@ class IdentityServiceStub:
     """
     GetJwks: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetJwksRequest, _identity_pb2.GetJwksResponse]
     """GetJwks returns the public signing keys as a JWKS document."""
+    GrantRole: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GrantRoleRequest, _identity_pb2.GrantRoleResponse]
+    """GrantRole gives an account a role (support_agent, operator); operators only. Access tokens
+    carry it from the account's next sign-in or refresh.
+    """
+    RevokeRole: _grpc.UnaryUnaryMultiCallable[_identity_pb2.RevokeRoleRequest, _identity_pb2.RevokeRoleResponse]
+    """RevokeRole takes a role away from an account; operators only."""
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
@@ -151,6 +157,12 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """
     GetJwks: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetJwksRequest, _identity_pb2.GetJwksResponse]  # type: ignore[assignment]
     """GetJwks returns the public signing keys as a JWKS document."""
+    GrantRole: _aio.UnaryUnaryMultiCallable[_identity_pb2.GrantRoleRequest, _identity_pb2.GrantRoleResponse]  # type: ignore[assignment]
+    """GrantRole gives an account a role (support_agent, operator); operators only. Access tokens
+    carry it from the account's next sign-in or refresh.
+    """
+    RevokeRole: _aio.UnaryUnaryMultiCallable[_identity_pb2.RevokeRoleRequest, _identity_pb2.RevokeRoleResponse]  # type: ignore[assignment]
+    """RevokeRole takes a role away from an account; operators only."""
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     """IdentityService owns accounts, credentials, sessions and tokens. The gateway calls it for
@@ -354,5 +366,23 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.GetJwksResponse, _abc.Awaitable[_identity_pb2.GetJwksResponse]]:
         """GetJwks returns the public signing keys as a JWKS document."""
+
+    @_abc_1.abstractmethod
+    def GrantRole(
+        self,
+        request: _identity_pb2.GrantRoleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.GrantRoleResponse, _abc.Awaitable[_identity_pb2.GrantRoleResponse]]:
+        """GrantRole gives an account a role (support_agent, operator); operators only. Access tokens
+        carry it from the account's next sign-in or refresh.
+        """
+
+    @_abc_1.abstractmethod
+    def RevokeRole(
+        self,
+        request: _identity_pb2.RevokeRoleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.RevokeRoleResponse, _abc.Awaitable[_identity_pb2.RevokeRoleResponse]]:
+        """RevokeRole takes a role away from an account; operators only."""
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -26,15 +26,17 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from kabinet.support.v1 import support_pb2 as kabinet_dot_support_dot_v1_dot_support__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fkabinet/support/v1/events.proto\x12\x12kabinet.support.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a kabinet/support/v1/support.proto\"w\n\rTicketCreated\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x10\n\x08priority\x18\x03 \x01(\x05\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8b\x01\n\x13TicketStatusChanged\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x30\n\x06status\x18\x02 \x01(\x0e\x32 .kabinet.support.v1.TicketStatus\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fkabinet/support/v1/events.proto\x12\x12kabinet.support.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a kabinet/support/v1/support.proto\"\xd4\x01\n\rTicketCreated\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12.\n\x08priority\x18\x03 \x01(\x0e\x32\x1c.kabinet.support.v1.Priority\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05topic\x18\x05 \x01(\t\x12.\n\nsla_due_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb5\x01\n\x0cMessageAdded\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x11\n\tauthor_id\x18\x03 \x01(\t\x12\x13\n\x0b\x61uthor_role\x18\x04 \x01(\t\x12\x10\n\x08internal\x18\x05 \x01(\x08\x12\x13\n\x0b\x61ttachments\x18\x06 \x01(\x05\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd8\x01\n\x13TicketStatusChanged\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x30\n\x06status\x18\x02 \x01(\x0e\x32 .kabinet.support.v1.TicketStatus\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x0fprevious_status\x18\x04 \x01(\x0e\x32 .kabinet.support.v1.TicketStatus\x12\x10\n\x08\x61\x63tor_id\x18\x05 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kabinet.support.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TICKETCREATED']._serialized_start=122
-  _globals['_TICKETCREATED']._serialized_end=241
-  _globals['_TICKETSTATUSCHANGED']._serialized_start=244
-  _globals['_TICKETSTATUSCHANGED']._serialized_end=383
+  _globals['_TICKETCREATED']._serialized_start=123
+  _globals['_TICKETCREATED']._serialized_end=335
+  _globals['_MESSAGEADDED']._serialized_start=338
+  _globals['_MESSAGEADDED']._serialized_end=519
+  _globals['_TICKETSTATUSCHANGED']._serialized_start=522
+  _globals['_TICKETSTATUSCHANGED']._serialized_end=738
 # @@protoc_insertion_point(module_scope)

@@ -28,26 +28,74 @@ class TicketCreated(_message.Message):
     OWNER_ID_FIELD_NUMBER: _builtins.int
     PRIORITY_FIELD_NUMBER: _builtins.int
     OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    TOPIC_FIELD_NUMBER: _builtins.int
+    SLA_DUE_AT_FIELD_NUMBER: _builtins.int
     ticket_id: _builtins.str
     owner_id: _builtins.str
-    priority: _builtins.int
+    priority: _support_pb2.Priority.ValueType
+    topic: _builtins.str
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def sla_due_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        ticket_id: _builtins.str = ...,
+        owner_id: _builtins.str = ...,
+        priority: _support_pb2.Priority.ValueType = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        topic: _builtins.str = ...,
+        sla_due_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at", "sla_due_at", b"sla_due_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at", "owner_id", b"owner_id", "priority", b"priority", "sla_due_at", b"sla_due_at", "ticket_id", b"ticket_id", "topic", b"topic"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TicketCreated: _TypeAlias = TicketCreated  # noqa: Y015
+
+@_typing.final
+class MessageAdded(_message.Message):
+    """support.message.added: a reply or an internal note (the body is not in the event)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TICKET_ID_FIELD_NUMBER: _builtins.int
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ROLE_FIELD_NUMBER: _builtins.int
+    INTERNAL_FIELD_NUMBER: _builtins.int
+    ATTACHMENTS_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    ticket_id: _builtins.str
+    message_id: _builtins.str
+    author_id: _builtins.str
+    author_role: _builtins.str
+    """customer or agent"""
+    internal: _builtins.bool
+    attachments: _builtins.int
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
         ticket_id: _builtins.str = ...,
-        owner_id: _builtins.str = ...,
-        priority: _builtins.int = ...,
+        message_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        author_role: _builtins.str = ...,
+        internal: _builtins.bool = ...,
+        attachments: _builtins.int = ...,
         occurred_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at", "owner_id", b"owner_id", "priority", b"priority", "ticket_id", b"ticket_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "author_id", b"author_id", "author_role", b"author_role", "internal", b"internal", "message_id", b"message_id", "occurred_at", b"occurred_at", "ticket_id", b"ticket_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___TicketCreated: _TypeAlias = TicketCreated  # noqa: Y015
+Global___MessageAdded: _TypeAlias = MessageAdded  # noqa: Y015
 
 @_typing.final
 class TicketStatusChanged(_message.Message):
@@ -58,8 +106,12 @@ class TicketStatusChanged(_message.Message):
     TICKET_ID_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STATUS_FIELD_NUMBER: _builtins.int
+    ACTOR_ID_FIELD_NUMBER: _builtins.int
     ticket_id: _builtins.str
     status: _support_pb2.TicketStatus.ValueType
+    previous_status: _support_pb2.TicketStatus.ValueType
+    actor_id: _builtins.str
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -68,10 +120,12 @@ class TicketStatusChanged(_message.Message):
         ticket_id: _builtins.str = ...,
         status: _support_pb2.TicketStatus.ValueType = ...,
         occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        previous_status: _support_pb2.TicketStatus.ValueType = ...,
+        actor_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at", "status", b"status", "ticket_id", b"ticket_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_id", b"actor_id", "occurred_at", b"occurred_at", "previous_status", b"previous_status", "status", b"status", "ticket_id", b"ticket_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

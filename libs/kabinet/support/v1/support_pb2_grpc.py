@@ -27,6 +27,11 @@ if _version_not_supported:
 
 class SupportServiceStub:
     """SupportService owns tickets, their threads and attachments, agents' queues and SLAs.
+
+    Every request names its caller (the account and the roles of its verified access token, as the
+    gateway saw them). A ticket is visible to its owner and to support agents only; anyone else gets
+    NOT_FOUND (ticket.not_found, attachment.not_found) from every method, exactly as for a ticket
+    that does not exist.
     """
 
     def __init__(self, channel):
@@ -35,19 +40,133 @@ class SupportServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.CreateTicket = channel.unary_unary(
+                '/kabinet.support.v1.SupportService/CreateTicket',
+                request_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.CreateTicketRequest.SerializeToString,
+                response_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.CreateTicketResponse.FromString,
+                _registered_method=True)
+        self.ListMyTickets = channel.unary_unary(
+                '/kabinet.support.v1.SupportService/ListMyTickets',
+                request_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.ListMyTicketsRequest.SerializeToString,
+                response_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.ListMyTicketsResponse.FromString,
+                _registered_method=True)
         self.GetTicket = channel.unary_unary(
                 '/kabinet.support.v1.SupportService/GetTicket',
                 request_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.GetTicketRequest.SerializeToString,
                 response_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.GetTicketResponse.FromString,
                 _registered_method=True)
+        self.AddMessage = channel.unary_unary(
+                '/kabinet.support.v1.SupportService/AddMessage',
+                request_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.AddMessageRequest.SerializeToString,
+                response_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.AddMessageResponse.FromString,
+                _registered_method=True)
+        self.GetAttachment = channel.unary_unary(
+                '/kabinet.support.v1.SupportService/GetAttachment',
+                request_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.GetAttachmentRequest.SerializeToString,
+                response_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.GetAttachmentResponse.FromString,
+                _registered_method=True)
+        self.ChangeStatus = channel.unary_unary(
+                '/kabinet.support.v1.SupportService/ChangeStatus',
+                request_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.ChangeStatusRequest.SerializeToString,
+                response_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.ChangeStatusResponse.FromString,
+                _registered_method=True)
+        self.ReopenTicket = channel.unary_unary(
+                '/kabinet.support.v1.SupportService/ReopenTicket',
+                request_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.ReopenTicketRequest.SerializeToString,
+                response_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.ReopenTicketResponse.FromString,
+                _registered_method=True)
+        self.RateTicket = channel.unary_unary(
+                '/kabinet.support.v1.SupportService/RateTicket',
+                request_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.RateTicketRequest.SerializeToString,
+                response_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.RateTicketResponse.FromString,
+                _registered_method=True)
+        self.ListQueue = channel.unary_unary(
+                '/kabinet.support.v1.SupportService/ListQueue',
+                request_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.ListQueueRequest.SerializeToString,
+                response_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.ListQueueResponse.FromString,
+                _registered_method=True)
+        self.AssignTicket = channel.unary_unary(
+                '/kabinet.support.v1.SupportService/AssignTicket',
+                request_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.AssignTicketRequest.SerializeToString,
+                response_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.AssignTicketResponse.FromString,
+                _registered_method=True)
 
 
 class SupportServiceServicer:
     """SupportService owns tickets, their threads and attachments, agents' queues and SLAs.
+
+    Every request names its caller (the account and the roles of its verified access token, as the
+    gateway saw them). A ticket is visible to its owner and to support agents only; anyone else gets
+    NOT_FOUND (ticket.not_found, attachment.not_found) from every method, exactly as for a ticket
+    that does not exist.
     """
 
+    def CreateTicket(self, request, context):
+        """CreateTicket opens a request; priority and SLA come from the owner's plan.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMyTickets(self, request, context):
+        """ListMyTickets lists the caller's own tickets, latest activity first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetTicket(self, request, context):
-        """GetTicket reads a ticket its owner or an agent may see; anyone else gets NOT_FOUND.
+        """GetTicket reads a ticket with its thread and history; internal notes only for agents.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddMessage(self, request, context):
+        """AddMessage adds a reply (owner or agent) or an internal note (agents) to the thread.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAttachment(self, request, context):
+        """GetAttachment returns an attachment's bytes to the ticket's owner or an agent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChangeStatus(self, request, context):
+        """ChangeStatus moves a ticket along new → in progress → waiting for customer → resolved →
+        closed (agents).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReopenTicket(self, request, context):
+        """ReopenTicket reopens a resolved or closed ticket within the reopen window (the owner).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RateTicket(self, request, context):
+        """RateTicket records the owner's satisfaction (1-5 and a comment) once, after resolution.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQueue(self, request, context):
+        """ListQueue lists open tickets for agents: highest priority first, then earliest SLA due time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignTicket(self, request, context):
+        """AssignTicket gives a ticket to an agent (the caller when no assignee is named).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -56,10 +175,55 @@ class SupportServiceServicer:
 
 def add_SupportServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'CreateTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTicket,
+                    request_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.CreateTicketRequest.FromString,
+                    response_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.CreateTicketResponse.SerializeToString,
+            ),
+            'ListMyTickets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMyTickets,
+                    request_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.ListMyTicketsRequest.FromString,
+                    response_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.ListMyTicketsResponse.SerializeToString,
+            ),
             'GetTicket': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTicket,
                     request_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.GetTicketRequest.FromString,
                     response_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.GetTicketResponse.SerializeToString,
+            ),
+            'AddMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddMessage,
+                    request_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.AddMessageRequest.FromString,
+                    response_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.AddMessageResponse.SerializeToString,
+            ),
+            'GetAttachment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAttachment,
+                    request_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.GetAttachmentRequest.FromString,
+                    response_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.GetAttachmentResponse.SerializeToString,
+            ),
+            'ChangeStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangeStatus,
+                    request_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.ChangeStatusRequest.FromString,
+                    response_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.ChangeStatusResponse.SerializeToString,
+            ),
+            'ReopenTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReopenTicket,
+                    request_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.ReopenTicketRequest.FromString,
+                    response_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.ReopenTicketResponse.SerializeToString,
+            ),
+            'RateTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.RateTicket,
+                    request_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.RateTicketRequest.FromString,
+                    response_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.RateTicketResponse.SerializeToString,
+            ),
+            'ListQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQueue,
+                    request_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.ListQueueRequest.FromString,
+                    response_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.ListQueueResponse.SerializeToString,
+            ),
+            'AssignTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignTicket,
+                    request_deserializer=kabinet_dot_support_dot_v1_dot_support__pb2.AssignTicketRequest.FromString,
+                    response_serializer=kabinet_dot_support_dot_v1_dot_support__pb2.AssignTicketResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -71,7 +235,66 @@ def add_SupportServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class SupportService:
     """SupportService owns tickets, their threads and attachments, agents' queues and SLAs.
+
+    Every request names its caller (the account and the roles of its verified access token, as the
+    gateway saw them). A ticket is visible to its owner and to support agents only; anyone else gets
+    NOT_FOUND (ticket.not_found, attachment.not_found) from every method, exactly as for a ticket
+    that does not exist.
     """
+
+    @staticmethod
+    def CreateTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.support.v1.SupportService/CreateTicket',
+            kabinet_dot_support_dot_v1_dot_support__pb2.CreateTicketRequest.SerializeToString,
+            kabinet_dot_support_dot_v1_dot_support__pb2.CreateTicketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMyTickets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.support.v1.SupportService/ListMyTickets',
+            kabinet_dot_support_dot_v1_dot_support__pb2.ListMyTicketsRequest.SerializeToString,
+            kabinet_dot_support_dot_v1_dot_support__pb2.ListMyTicketsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def GetTicket(request,
@@ -90,6 +313,195 @@ class SupportService:
             '/kabinet.support.v1.SupportService/GetTicket',
             kabinet_dot_support_dot_v1_dot_support__pb2.GetTicketRequest.SerializeToString,
             kabinet_dot_support_dot_v1_dot_support__pb2.GetTicketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.support.v1.SupportService/AddMessage',
+            kabinet_dot_support_dot_v1_dot_support__pb2.AddMessageRequest.SerializeToString,
+            kabinet_dot_support_dot_v1_dot_support__pb2.AddMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAttachment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.support.v1.SupportService/GetAttachment',
+            kabinet_dot_support_dot_v1_dot_support__pb2.GetAttachmentRequest.SerializeToString,
+            kabinet_dot_support_dot_v1_dot_support__pb2.GetAttachmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangeStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.support.v1.SupportService/ChangeStatus',
+            kabinet_dot_support_dot_v1_dot_support__pb2.ChangeStatusRequest.SerializeToString,
+            kabinet_dot_support_dot_v1_dot_support__pb2.ChangeStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReopenTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.support.v1.SupportService/ReopenTicket',
+            kabinet_dot_support_dot_v1_dot_support__pb2.ReopenTicketRequest.SerializeToString,
+            kabinet_dot_support_dot_v1_dot_support__pb2.ReopenTicketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RateTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.support.v1.SupportService/RateTicket',
+            kabinet_dot_support_dot_v1_dot_support__pb2.RateTicketRequest.SerializeToString,
+            kabinet_dot_support_dot_v1_dot_support__pb2.RateTicketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.support.v1.SupportService/ListQueue',
+            kabinet_dot_support_dot_v1_dot_support__pb2.ListQueueRequest.SerializeToString,
+            kabinet_dot_support_dot_v1_dot_support__pb2.ListQueueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.support.v1.SupportService/AssignTicket',
+            kabinet_dot_support_dot_v1_dot_support__pb2.AssignTicketRequest.SerializeToString,
+            kabinet_dot_support_dot_v1_dot_support__pb2.AssignTicketResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,25 +27,99 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class SupportServiceStub:
-    """SupportService owns tickets, their threads and attachments, agents' queues and SLAs."""
+    """SupportService owns tickets, their threads and attachments, agents' queues and SLAs.
+
+    Every request names its caller (the account and the roles of its verified access token, as the
+    gateway saw them). A ticket is visible to its owner and to support agents only; anyone else gets
+    NOT_FOUND (ticket.not_found, attachment.not_found) from every method, exactly as for a ticket
+    that does not exist.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> SupportServiceAsyncStub: ...
+    CreateTicket: _grpc.UnaryUnaryMultiCallable[_support_pb2.CreateTicketRequest, _support_pb2.CreateTicketResponse]
+    """CreateTicket opens a request; priority and SLA come from the owner's plan."""
+    ListMyTickets: _grpc.UnaryUnaryMultiCallable[_support_pb2.ListMyTicketsRequest, _support_pb2.ListMyTicketsResponse]
+    """ListMyTickets lists the caller's own tickets, latest activity first."""
     GetTicket: _grpc.UnaryUnaryMultiCallable[_support_pb2.GetTicketRequest, _support_pb2.GetTicketResponse]
-    """GetTicket reads a ticket its owner or an agent may see; anyone else gets NOT_FOUND."""
+    """GetTicket reads a ticket with its thread and history; internal notes only for agents."""
+    AddMessage: _grpc.UnaryUnaryMultiCallable[_support_pb2.AddMessageRequest, _support_pb2.AddMessageResponse]
+    """AddMessage adds a reply (owner or agent) or an internal note (agents) to the thread."""
+    GetAttachment: _grpc.UnaryUnaryMultiCallable[_support_pb2.GetAttachmentRequest, _support_pb2.GetAttachmentResponse]
+    """GetAttachment returns an attachment's bytes to the ticket's owner or an agent."""
+    ChangeStatus: _grpc.UnaryUnaryMultiCallable[_support_pb2.ChangeStatusRequest, _support_pb2.ChangeStatusResponse]
+    """ChangeStatus moves a ticket along new → in progress → waiting for customer → resolved →
+    closed (agents).
+    """
+    ReopenTicket: _grpc.UnaryUnaryMultiCallable[_support_pb2.ReopenTicketRequest, _support_pb2.ReopenTicketResponse]
+    """ReopenTicket reopens a resolved or closed ticket within the reopen window (the owner)."""
+    RateTicket: _grpc.UnaryUnaryMultiCallable[_support_pb2.RateTicketRequest, _support_pb2.RateTicketResponse]
+    """RateTicket records the owner's satisfaction (1-5 and a comment) once, after resolution."""
+    ListQueue: _grpc.UnaryUnaryMultiCallable[_support_pb2.ListQueueRequest, _support_pb2.ListQueueResponse]
+    """ListQueue lists open tickets for agents: highest priority first, then earliest SLA due time."""
+    AssignTicket: _grpc.UnaryUnaryMultiCallable[_support_pb2.AssignTicketRequest, _support_pb2.AssignTicketResponse]
+    """AssignTicket gives a ticket to an agent (the caller when no assignee is named)."""
 
 @_typing.type_check_only
 class SupportServiceAsyncStub(SupportServiceStub):
-    """SupportService owns tickets, their threads and attachments, agents' queues and SLAs."""
+    """SupportService owns tickets, their threads and attachments, agents' queues and SLAs.
+
+    Every request names its caller (the account and the roles of its verified access token, as the
+    gateway saw them). A ticket is visible to its owner and to support agents only; anyone else gets
+    NOT_FOUND (ticket.not_found, attachment.not_found) from every method, exactly as for a ticket
+    that does not exist.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
+    CreateTicket: _aio.UnaryUnaryMultiCallable[_support_pb2.CreateTicketRequest, _support_pb2.CreateTicketResponse]  # type: ignore[assignment]
+    """CreateTicket opens a request; priority and SLA come from the owner's plan."""
+    ListMyTickets: _aio.UnaryUnaryMultiCallable[_support_pb2.ListMyTicketsRequest, _support_pb2.ListMyTicketsResponse]  # type: ignore[assignment]
+    """ListMyTickets lists the caller's own tickets, latest activity first."""
     GetTicket: _aio.UnaryUnaryMultiCallable[_support_pb2.GetTicketRequest, _support_pb2.GetTicketResponse]  # type: ignore[assignment]
-    """GetTicket reads a ticket its owner or an agent may see; anyone else gets NOT_FOUND."""
+    """GetTicket reads a ticket with its thread and history; internal notes only for agents."""
+    AddMessage: _aio.UnaryUnaryMultiCallable[_support_pb2.AddMessageRequest, _support_pb2.AddMessageResponse]  # type: ignore[assignment]
+    """AddMessage adds a reply (owner or agent) or an internal note (agents) to the thread."""
+    GetAttachment: _aio.UnaryUnaryMultiCallable[_support_pb2.GetAttachmentRequest, _support_pb2.GetAttachmentResponse]  # type: ignore[assignment]
+    """GetAttachment returns an attachment's bytes to the ticket's owner or an agent."""
+    ChangeStatus: _aio.UnaryUnaryMultiCallable[_support_pb2.ChangeStatusRequest, _support_pb2.ChangeStatusResponse]  # type: ignore[assignment]
+    """ChangeStatus moves a ticket along new → in progress → waiting for customer → resolved →
+    closed (agents).
+    """
+    ReopenTicket: _aio.UnaryUnaryMultiCallable[_support_pb2.ReopenTicketRequest, _support_pb2.ReopenTicketResponse]  # type: ignore[assignment]
+    """ReopenTicket reopens a resolved or closed ticket within the reopen window (the owner)."""
+    RateTicket: _aio.UnaryUnaryMultiCallable[_support_pb2.RateTicketRequest, _support_pb2.RateTicketResponse]  # type: ignore[assignment]
+    """RateTicket records the owner's satisfaction (1-5 and a comment) once, after resolution."""
+    ListQueue: _aio.UnaryUnaryMultiCallable[_support_pb2.ListQueueRequest, _support_pb2.ListQueueResponse]  # type: ignore[assignment]
+    """ListQueue lists open tickets for agents: highest priority first, then earliest SLA due time."""
+    AssignTicket: _aio.UnaryUnaryMultiCallable[_support_pb2.AssignTicketRequest, _support_pb2.AssignTicketResponse]  # type: ignore[assignment]
+    """AssignTicket gives a ticket to an agent (the caller when no assignee is named)."""
 
 class SupportServiceServicer(metaclass=_abc_1.ABCMeta):
-    """SupportService owns tickets, their threads and attachments, agents' queues and SLAs."""
+    """SupportService owns tickets, their threads and attachments, agents' queues and SLAs.
+
+    Every request names its caller (the account and the roles of its verified access token, as the
+    gateway saw them). A ticket is visible to its owner and to support agents only; anyone else gets
+    NOT_FOUND (ticket.not_found, attachment.not_found) from every method, exactly as for a ticket
+    that does not exist.
+    """
+
+    @_abc_1.abstractmethod
+    def CreateTicket(
+        self,
+        request: _support_pb2.CreateTicketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_support_pb2.CreateTicketResponse, _abc.Awaitable[_support_pb2.CreateTicketResponse]]:
+        """CreateTicket opens a request; priority and SLA come from the owner's plan."""
+
+    @_abc_1.abstractmethod
+    def ListMyTickets(
+        self,
+        request: _support_pb2.ListMyTicketsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_support_pb2.ListMyTicketsResponse, _abc.Awaitable[_support_pb2.ListMyTicketsResponse]]:
+        """ListMyTickets lists the caller's own tickets, latest activity first."""
 
     @_abc_1.abstractmethod
     def GetTicket(
@@ -53,6 +127,64 @@ class SupportServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _support_pb2.GetTicketRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_support_pb2.GetTicketResponse, _abc.Awaitable[_support_pb2.GetTicketResponse]]:
-        """GetTicket reads a ticket its owner or an agent may see; anyone else gets NOT_FOUND."""
+        """GetTicket reads a ticket with its thread and history; internal notes only for agents."""
+
+    @_abc_1.abstractmethod
+    def AddMessage(
+        self,
+        request: _support_pb2.AddMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_support_pb2.AddMessageResponse, _abc.Awaitable[_support_pb2.AddMessageResponse]]:
+        """AddMessage adds a reply (owner or agent) or an internal note (agents) to the thread."""
+
+    @_abc_1.abstractmethod
+    def GetAttachment(
+        self,
+        request: _support_pb2.GetAttachmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_support_pb2.GetAttachmentResponse, _abc.Awaitable[_support_pb2.GetAttachmentResponse]]:
+        """GetAttachment returns an attachment's bytes to the ticket's owner or an agent."""
+
+    @_abc_1.abstractmethod
+    def ChangeStatus(
+        self,
+        request: _support_pb2.ChangeStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_support_pb2.ChangeStatusResponse, _abc.Awaitable[_support_pb2.ChangeStatusResponse]]:
+        """ChangeStatus moves a ticket along new → in progress → waiting for customer → resolved →
+        closed (agents).
+        """
+
+    @_abc_1.abstractmethod
+    def ReopenTicket(
+        self,
+        request: _support_pb2.ReopenTicketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_support_pb2.ReopenTicketResponse, _abc.Awaitable[_support_pb2.ReopenTicketResponse]]:
+        """ReopenTicket reopens a resolved or closed ticket within the reopen window (the owner)."""
+
+    @_abc_1.abstractmethod
+    def RateTicket(
+        self,
+        request: _support_pb2.RateTicketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_support_pb2.RateTicketResponse, _abc.Awaitable[_support_pb2.RateTicketResponse]]:
+        """RateTicket records the owner's satisfaction (1-5 and a comment) once, after resolution."""
+
+    @_abc_1.abstractmethod
+    def ListQueue(
+        self,
+        request: _support_pb2.ListQueueRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_support_pb2.ListQueueResponse, _abc.Awaitable[_support_pb2.ListQueueResponse]]:
+        """ListQueue lists open tickets for agents: highest priority first, then earliest SLA due time."""
+
+    @_abc_1.abstractmethod
+    def AssignTicket(
+        self,
+        request: _support_pb2.AssignTicketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_support_pb2.AssignTicketResponse, _abc.Awaitable[_support_pb2.AssignTicketResponse]]:
+        """AssignTicket gives a ticket to an agent (the caller when no assignee is named)."""
 
 def add_SupportServiceServicer_to_server(servicer: SupportServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

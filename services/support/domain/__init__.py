@@ -1,0 +1,1 @@
+"""Support rules and use cases: tickets, threads, attachments, priority and SLA."""
