@@ -147,7 +147,7 @@ class IdentitySettings:
     passwords: PasswordSettings = PasswordSettings()
     links: LinkSettings = LinkSettings()
     throttle: ThrottleSettings = ThrottleSettings()
-    social: SocialSettings = SocialSettings()
+    social: SocialSettings = SocialSettings()  # noqa: RUF009 (frozen, like the others)
 
     @property
     def issuer(self) -> str:

@@ -15,11 +15,6 @@ from identity.domain.federation import Flow, LinkedIdentity, Purpose
 from identity.store.postgres import PostgresTransaction, _deleted
 from kabinet.mail.templates import TemplateSet
 
-_FLOW_COLUMNS = (
-    "state_hash, binding_hash, provider, purpose, account_id, return_to, created_at, expires_at"
-)
-_IDENTITY_COLUMNS = "provider, subject, account_id, email, linked_at, last_used_at"
-
 
 def _identity(row: asyncpg.Record) -> LinkedIdentity:
     return LinkedIdentity(
@@ -37,7 +32,8 @@ class FederationTransaction(PostgresTransaction):
 
     async def insert_social_flow(self, flow: Flow) -> None:
         await self._conn.execute(
-            f"INSERT INTO social_flows ({_FLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO social_flows (state_hash, binding_hash, provider, purpose, account_id,"
+            " return_to, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             flow.state_hash,
             flow.binding_hash,
             flow.provider,
@@ -55,7 +51,8 @@ class FederationTransaction(PostgresTransaction):
             "UPDATE social_flows SET used_at = $4"
             " WHERE state_hash = $1 AND binding_hash = $2 AND provider = $3"
             " AND used_at IS NULL AND expires_at > $4"
-            f" RETURNING {_FLOW_COLUMNS}",
+            " RETURNING state_hash, binding_hash, provider, purpose, account_id, return_to,"
+            " created_at, expires_at",
             state_hash,
             binding_hash,
             provider,
@@ -76,8 +73,8 @@ class FederationTransaction(PostgresTransaction):
 
     async def identity_by_subject(self, provider: str, subject: str) -> LinkedIdentity | None:
         row = await self._conn.fetchrow(
-            f"SELECT {_IDENTITY_COLUMNS} FROM social_identities"
-            " WHERE provider = $1 AND subject = $2",
+            "SELECT provider, subject, account_id, email, linked_at, last_used_at"
+            " FROM social_identities WHERE provider = $1 AND subject = $2",
             provider,
             subject,
         )
@@ -85,16 +82,17 @@ class FederationTransaction(PostgresTransaction):
 
     async def identities_of(self, account_id: uuid.UUID) -> list[LinkedIdentity]:
         rows = await self._conn.fetch(
-            f"SELECT {_IDENTITY_COLUMNS} FROM social_identities WHERE account_id = $1"
-            " ORDER BY linked_at",
+            "SELECT provider, subject, account_id, email, linked_at, last_used_at"
+            " FROM social_identities WHERE account_id = $1 ORDER BY linked_at",
             account_id,
         )
         return [_identity(r) for r in rows]
 
     async def insert_identity(self, identity: LinkedIdentity) -> bool:
         inserted = await self._conn.fetchval(
-            f"INSERT INTO social_identities ({_IDENTITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-            " ON CONFLICT DO NOTHING RETURNING provider",
+            "INSERT INTO social_identities"
+            " (provider, subject, account_id, email, linked_at, last_used_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING provider",
             identity.provider,
             identity.subject,
             identity.account_id,
