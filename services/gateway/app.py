@@ -31,6 +31,7 @@ from gateway.controllers.auth import AuthController
 from gateway.controllers.health import HealthController
 from gateway.controllers.home import HomeController
 from gateway.controllers.links import LinkPagesController
+from gateway.controllers.social import LinkedIdentitiesController, SocialSignInController
 from gateway.controllers.subscriptions import (
     EntitlementsController,
     PlansController,
@@ -87,6 +88,8 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
         WellKnownController,
         AuthController,
         AccountController,
+        SocialSignInController,
+        LinkedIdentitiesController,
         PlansController,
         SubscriptionsController,
         EntitlementsController,

@@ -37,3 +37,9 @@ def client_ip(request: Request[Any, Any, Any], proxies: Sequence[Network]) -> st
             except ValueError:
                 return peer
     return hops[0] if hops else peer
+
+
+def from_trusted_proxy(request: Request[Any, Any, Any], proxies: Sequence[Network]) -> bool:
+    """Whether the socket peer is a configured trusted proxy (whose headers may be believed)."""
+    peer = request.client.host if request.client else ""
+    return bool(proxies) and _trusted(peer, proxies)
