@@ -16,7 +16,7 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect
 
 from gateway.auth import Principal, set_session_cookies
@@ -116,7 +116,7 @@ class SocialSignInController(Controller):
         state: State,
         clients: NamedDependency[ServiceClients],
         client_info: NamedDependency[identity_pb2.ClientInfo],
-        return_to: str = "/",
+        return_to: FromQuery[str] = "/",
     ) -> Redirect:
         """Records the flow in identity and sends the browser to the provider."""
         reply = await clients.federation.StartSocialFlow(
