@@ -130,11 +130,6 @@ class VkSettings:
     """VK ID: OAuth 2.1 with mandatory PKCE and the device_id of the redirect."""
 
     client_id: str = setting("KABINET_IDENTITY_VK_CLIENT_ID", "", "VK ID app id")
-    client_secret: str = setting(
-        "KABINET_IDENTITY_VK_CLIENT_SECRET",
-        "",
-        "VK ID protected key (optional: VK ID's code exchange relies on PKCE)",
-    )
     authorize_url: str = setting(
         "KABINET_IDENTITY_VK_AUTHORIZE_URL", "https://id.vk.com/authorize", "VK ID authorization"
     )
