@@ -5,6 +5,8 @@ nonce, iss and aud, Apple's form_post, and the region policy behind a trusted pr
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import html
 import re
 import uuid
@@ -16,6 +18,8 @@ import httpx
 import pytest
 
 from gateway.auth import ACCESS_COOKIE
+from kabinet.db import create_pool
+from kabinet.identity.v1 import events_pb2
 from kabinet.testing.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
@@ -422,3 +426,64 @@ async def test_start_refuses_unknown_providers_and_foreign_return_paths(
         reply = await http.get("/api/v1/auth/social/google/start", params={"return_to": target})
         assert reply.status_code == 400, target
         assert reply.json()["code"] == "social.return_to_invalid"
+
+
+async def test_two_parallel_callbacks_of_one_flow_sign_in_once(http: httpx.AsyncClient) -> None:
+    started = await _start(http, "google")
+    returned = await _authorize(started, _person(f"sub-{uuid.uuid4().hex}", _email("twice")))
+    first, second = await asyncio.gather(
+        _callback(http, started, returned), _callback(http, started, returned)
+    )
+    assert sorted([first.status_code, second.status_code]) == [303, 401]
+
+
+async def test_flow_secrets_are_stored_hashed_and_links_publish_events(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    pool = await create_pool(cluster.environ["KABINET_DATABASE_URL"], "identity", min_size=1)
+    try:
+        started = await _start(http, "yandex")
+        state = parse_qs(urlsplit(started.authorize_url).query)["state"][0]
+        row = await pool.fetchrow(
+            "SELECT * FROM social_flows WHERE state_hash = $1",
+            hashlib.sha256(state.encode()).digest(),
+        )
+        assert row is not None
+        assert row["binding_hash"] == hashlib.sha256(started.binding.encode()).digest()
+        stored = " ".join(str(value) for value in row.values())
+        assert state not in stored
+        assert started.binding not in stored
+
+        email = _email("events")
+        returned = await _authorize(started, _person(f"sub-{uuid.uuid4().hex}", email))
+        signed = await _callback(http, started, returned)
+        access = _set_cookies(signed)[ACCESS_COOKIE]
+        account_id = str((await _account(http, access))["id"])
+        link = await _start_link(http, "google", access)
+        await _callback(http, link, await _authorize(link, _person(f"g-{uuid.uuid4().hex}", email)))
+        unlinked = await http.delete(
+            "/api/v1/account/identities/yandex", headers={"authorization": f"Bearer {access}"}
+        )
+        assert unlinked.status_code == 204
+
+        rows = await pool.fetch(
+            "SELECT subject, payload FROM outbox WHERE subject LIKE 'identity.identity.%'"
+            " ORDER BY created_at, seq"
+        )
+        mine = []
+        for r in rows:
+            message = (
+                events_pb2.IdentityLinked()
+                if r["subject"].endswith(".linked")
+                else events_pb2.IdentityUnlinked()
+            )
+            message.ParseFromString(bytes(r["payload"]))
+            if message.account_id == account_id:
+                mine.append((r["subject"], message.provider))
+        assert mine == [
+            ("identity.identity.linked", "yandex"),
+            ("identity.identity.linked", "google"),
+            ("identity.identity.unlinked", "yandex"),
+        ]
+    finally:
+        await pool.close()
