@@ -43,7 +43,7 @@ from identity.domain.model import Account, AccountStatus, Client, SignedIn
 from identity.domain.ports import Clock, Transaction
 from identity.domain.regions import PROVIDERS, RegionDecision, RegionPolicy
 from identity.domain.secrets import hash_token
-from identity.domain.sessions import SessionService
+from identity.domain.sessions import SessionService, _parse_uuid
 from kabinet.errors import DomainError, ErrorKind
 from kabinet.messages import pick_language
 
@@ -294,13 +294,6 @@ def check_return_to(value: str) -> str:
     ):
         raise social_error(RETURN_TO_INVALID)
     return value
-
-
-def _parse_uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return None
 
 
 class FederationService:

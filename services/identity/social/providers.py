@@ -46,8 +46,20 @@ from identity.social.oauth import Http, Jwks, access_token_of, truthy, verify_id
 APPLE_SECRET_TTL = 300
 
 
-def _with_query(url: str, params: dict[str, str]) -> str:
-    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+def code_request(
+    url: str, client_id: str, request: AuthorizationRequest, *, pkce: bool, **extra: str
+) -> str:
+    """An authorization-code request to ``url``: the common parameters, S256 PKCE when the
+    provider takes it, and the provider's own ``extra`` ones."""
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": request.redirect_uri,
+        "state": request.state,
+    }
+    if pkce:
+        params |= {"code_challenge": request.code_challenge, "code_challenge_method": "S256"}
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(params | extra)}"
 
 
 def _text(value: object) -> str:
@@ -85,18 +97,13 @@ class Google:
 
     async def authorization_url(self, request: AuthorizationRequest) -> str:
         metadata, _ = await self._discover()
-        return _with_query(
+        return code_request(
             metadata["authorization_endpoint"],
-            {
-                "response_type": "code",
-                "client_id": self._s.client_id,
-                "redirect_uri": request.redirect_uri,
-                "scope": "openid email profile",
-                "state": request.state,
-                "nonce": request.nonce,
-                "code_challenge": request.code_challenge,
-                "code_challenge_method": "S256",
-            },
+            self._s.client_id,
+            request,
+            pkce=True,
+            scope="openid email profile",
+            nonce=request.nonce,
         )
 
     async def redeem(self, callback: Callback, request: AuthorizationRequest) -> ExternalProfile:
@@ -158,17 +165,14 @@ class Apple:
         )
 
     async def authorization_url(self, request: AuthorizationRequest) -> str:
-        return _with_query(
+        return code_request(
             self._s.authorize_url,
-            {
-                "response_type": "code",
-                "response_mode": "form_post",
-                "client_id": self._s.client_id,
-                "redirect_uri": request.redirect_uri,
-                "scope": "name email",
-                "state": request.state,
-                "nonce": request.nonce,
-            },
+            self._s.client_id,
+            request,
+            pkce=False,
+            response_mode="form_post",
+            scope="name email",
+            nonce=request.nonce,
         )
 
     async def redeem(self, callback: Callback, request: AuthorizationRequest) -> ExternalProfile:
@@ -225,15 +229,12 @@ class Facebook:
         self._http = http
 
     async def authorization_url(self, request: AuthorizationRequest) -> str:
-        return _with_query(
+        return code_request(
             self._s.authorize_url,
-            {
-                "response_type": "code",
-                "client_id": self._s.client_id,
-                "redirect_uri": request.redirect_uri,
-                "scope": "email,public_profile",
-                "state": request.state,
-            },
+            self._s.client_id,
+            request,
+            pkce=False,
+            scope="email,public_profile",
         )
 
     async def redeem(self, callback: Callback, request: AuthorizationRequest) -> ExternalProfile:
@@ -279,17 +280,7 @@ class Yandex:
         self._http = http
 
     async def authorization_url(self, request: AuthorizationRequest) -> str:
-        return _with_query(
-            self._s.authorize_url,
-            {
-                "response_type": "code",
-                "client_id": self._s.client_id,
-                "redirect_uri": request.redirect_uri,
-                "state": request.state,
-                "code_challenge": request.code_challenge,
-                "code_challenge_method": "S256",
-            },
-        )
+        return code_request(self._s.authorize_url, self._s.client_id, request, pkce=True)
 
     async def redeem(self, callback: Callback, request: AuthorizationRequest) -> ExternalProfile:
         tokens = await self._http.post_form(
@@ -333,17 +324,12 @@ class Vk:
         self._http = http
 
     async def authorization_url(self, request: AuthorizationRequest) -> str:
-        return _with_query(
+        return code_request(
             self._s.authorize_url,
-            {
-                "response_type": "code",
-                "client_id": self._s.client_id,
-                "redirect_uri": request.redirect_uri,
-                "state": request.state,
-                "code_challenge": request.code_challenge,
-                "code_challenge_method": "S256",
-                "scope": "vkid.personal_info email",
-            },
+            self._s.client_id,
+            request,
+            pkce=True,
+            scope="vkid.personal_info email",
         )
 
     async def redeem(self, callback: Callback, request: AuthorizationRequest) -> ExternalProfile:
