@@ -471,3 +471,33 @@ class TestRegions:
         )
         decision = await world.federation.offered("", str(account.id))
         assert "facebook" not in decision.offered
+
+
+class TestLogging:
+    async def test_each_region_decision_is_logged_without_secrets(
+        self, world: World, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level("INFO", logger="identity.domain.federation")
+        await _refused("social.provider_not_offered", world.start("facebook", region_hint="RU"))
+        state, binding = await world.start("google", region_hint="DE")
+        world.providers["google"].profile = ProviderError("social.id_token_invalid", "ID token aud")
+        request = CompleteRequest("google", state, binding, Callback(code="the-code"))
+        await _refused("social.id_token_invalid", world.federation.complete(request, CLIENT))
+
+        decisions = [
+            r for r in caplog.records if r.getMessage() == "social provider region decision"
+        ]
+        assert [(r.action, r.provider, r.region, r.allowed) for r in decisions] == [
+            ("start:sign_in", "facebook", "RU", False),
+            ("start:sign_in", "google", "DE", True),
+            ("complete:sign_in", "google", "*", True),
+        ]
+        refusal = next(
+            r for r in caplog.records if r.getMessage().startswith("social sign-in refused")
+        )
+        assert refusal.reason == "ID token aud"
+        for record in caplog.records:
+            text = repr(record.__dict__)
+            assert state not in text
+            assert binding not in text
+            assert "the-code" not in text
