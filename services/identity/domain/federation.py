@@ -436,10 +436,15 @@ class FederationService:
             assert flow.account_id is not None  # a link flow is always started for an account
             await self._link(flow.account_id, provider.name, profile)
             return Completed(Outcome.LINKED, flow.account_id, flow.return_to)
-        return await self._sign_in(provider.name, profile, flow, client, request.language)
+        return await self._sign_in(provider.name, profile, flow, client, request)
 
     async def _sign_in(
-        self, provider: str, profile: ExternalProfile, flow: Flow, client: Client, language: str
+        self,
+        provider: str,
+        profile: ExternalProfile,
+        flow: Flow,
+        client: Client,
+        request: CompleteRequest,
     ) -> Completed:
         for _ in range(2):  # a second round only when a concurrent first sign-in won the race
             now = self._clock()
@@ -448,12 +453,19 @@ class FederationService:
                     known = await tx.identity_by_subject(provider, profile.subject)
                     if known is not None:
                         account = await tx.account_by_id(known.account_id)
+                        if account is not None and account.country:
+                            # Now that the account is known, its country stands in for a
+                            # region the edge did not tell.
+                            decision = self._regions.decide(request.region_hint, account.country)
+                            self._check_offered("complete:sign_in", provider, decision)
                         signed = await self._open(tx, account, client, now)
                         await tx.touch_identity(provider, profile.subject, now)
                         return Completed(
                             Outcome.SIGNED_IN, signed.account_id, flow.return_to, signed
                         )
-                    created = await self._create(tx, provider, profile, client, language, now)
+                    created = await self._create(
+                        tx, provider, profile, client, request.language, now
+                    )
                     return Completed(
                         Outcome.ACCOUNT_CREATED, created.account_id, flow.return_to, created
                     )

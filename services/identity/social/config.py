@@ -24,7 +24,21 @@ class GoogleSettings:
     discovery_url: str = setting(
         "KABINET_IDENTITY_GOOGLE_DISCOVERY_URL",
         "https://accounts.google.com/.well-known/openid-configuration",
-        "Google's OpenID discovery document (its issuer must equal the configured one)",
+        "Google's OpenID discovery document (its issuer must equal the configured one); "
+        "empty: the three endpoints below",
+    )
+    authorize_url: str = setting(
+        "KABINET_IDENTITY_GOOGLE_AUTHORIZE_URL",
+        "",
+        "Google authorization endpoint, when there is no discovery URL",
+    )
+    token_url: str = setting(
+        "KABINET_IDENTITY_GOOGLE_TOKEN_URL",
+        "",
+        "Google token endpoint, when there is no discovery URL",
+    )
+    jwks_url: str = setting(
+        "KABINET_IDENTITY_GOOGLE_JWKS_URL", "", "Google JWKS, when there is no discovery URL"
     )
     issuer: str = setting(
         "KABINET_IDENTITY_GOOGLE_ISSUER", "https://accounts.google.com", "Google ID tokens' iss"

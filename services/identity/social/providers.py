@@ -83,13 +83,21 @@ class Google:
         self._lock = asyncio.Lock()
 
     async def _discover(self) -> tuple[dict[str, Any], Jwks]:
+        """The endpoints: from the discovery document (read once), or as configured."""
         async with self._lock:
             if self._metadata is None or self._jwks is None:
-                metadata = await self._http.get_json(self._s.discovery_url, "discovery")
-                if metadata.get("issuer") != self._s.issuer:
-                    raise ProviderError(PROVIDER_FAILED, "discovery: unexpected issuer")
+                if self._s.discovery_url:
+                    metadata = await self._http.get_json(self._s.discovery_url, "discovery")
+                    if metadata.get("issuer") != self._s.issuer:
+                        raise ProviderError(PROVIDER_FAILED, "discovery: unexpected issuer")
+                else:
+                    metadata = {
+                        "authorization_endpoint": self._s.authorize_url,
+                        "token_endpoint": self._s.token_url,
+                        "jwks_uri": self._s.jwks_url,
+                    }
                 for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
-                    if not isinstance(metadata.get(key), str):
+                    if not isinstance(metadata.get(key), str) or not metadata[key]:
                         raise ProviderError(PROVIDER_FAILED, f"discovery: no {key}")
                 self._metadata = metadata
                 self._jwks = Jwks(self._http, metadata["jwks_uri"])

@@ -501,3 +501,15 @@ class TestLogging:
             assert state not in text
             assert binding not in text
             assert "the-code" not in text
+
+
+async def test_a_known_account_from_russia_cannot_complete_facebook_without_an_edge_region(
+    world: World,
+) -> None:
+    done = await world.sign_in("facebook", _profile())
+    account = world.store.state.accounts[done.account_id]
+    world.store.state.accounts[done.account_id] = dataclasses.replace(account, country="RU")
+    await _refused("social.provider_not_offered", world.sign_in("facebook", _profile()))
+    # The edge's region, when it tells one, wins over the account's country.
+    again = await world.sign_in("facebook", _profile(), region_hint="DE")
+    assert again.outcome is Outcome.SIGNED_IN

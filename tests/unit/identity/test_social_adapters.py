@@ -189,6 +189,31 @@ class TestGoogle:
         assert form["code_verifier"] == ["v" * 43]
         assert form["grant_type"] == ["authorization_code"]
 
+    async def test_configured_endpoints_stand_in_for_discovery(self) -> None:
+        seen: list[str] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(request.url.path)
+            if request.url.path == "/keys":
+                return httpx.Response(200, json=_jwks_answer())
+            return httpx.Response(200, json={"id_token": _id_token()})
+
+        settings = GoogleSettings(
+            client_id="client-1",
+            discovery_url="",
+            authorize_url="https://g.example/auth",
+            token_url="https://g.example/token",
+            jwks_url="https://g.example/keys",
+            issuer=ISSUER,
+        )
+        google = Google(settings, _http(handler))
+        assert (await google.authorization_url(REQUEST)).startswith("https://g.example/auth?")
+        assert (await google.redeem(Callback(code="c"), REQUEST)).subject == "123"
+        assert seen == ["/token", "/keys"]
+        unset = Google(GoogleSettings(client_id="c", discovery_url=""), _http(handler))
+        with pytest.raises(ProviderError):
+            await unset.authorization_url(REQUEST)
+
     async def test_a_discovery_document_of_another_issuer_is_refused(self) -> None:
         google = self._google([], discovery_issuer="https://evil.example")
         with pytest.raises(ProviderError) as caught:
