@@ -37,6 +37,9 @@ BINDING_COOKIE = "__Host-kabinet_sf_{provider}"
 PROVIDER_NAMES = frozenset({"google", "apple", "facebook", "yandex", "vk"})
 MAX_PARAM = 4096
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+# Starting may read a discovery document, completing calls the provider up to three times
+# (token, keys, profile): these two calls get a longer deadline than the gateway's default.
+PROVIDER_CALL_TIMEOUT = 20.0
 
 
 def _provider(name: str) -> str:
@@ -126,7 +129,8 @@ class SocialSignInController(Controller):
                 return_to=return_to[:MAX_PARAM],
                 region_hint=region_hint(request, state),
                 client=client_info,
-            )
+            ),
+            timeout=PROVIDER_CALL_TIMEOUT,
         )
         response = Redirect(reply.authorization_url, status_code=302, headers=NO_STORE)
         _set_binding(response, provider, reply.binding, reply.expires_in)
@@ -190,7 +194,8 @@ async def _complete(
             region_hint=region_hint(request, state),
             language=language,
             client=client_info,
-        )
+        ),
+        timeout=PROVIDER_CALL_TIMEOUT,
     )
     base = state.settings.common.public_url.rstrip("/")
     response = Redirect(f"{base}{reply.return_to or '/'}", status_code=303, headers=NO_STORE)
@@ -251,7 +256,8 @@ class LinkedIdentitiesController(Controller):
                 return_to=data.return_to,
                 region_hint=region_hint(request, state),
                 client=client_info,
-            )
+            ),
+            timeout=PROVIDER_CALL_TIMEOUT,
         )
         response = Response(
             LinkStarted(authorization_url=reply.authorization_url, expires_in=reply.expires_in),

@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from identity.domain import errors
+from identity.domain.account import clean_name
 from identity.domain.emails import try_normalise_email
 from identity.domain.events import (
     AccountActivated,
@@ -510,7 +511,7 @@ class FederationService:
             password_hash=None,
             language=pick_language(None, language),
             created_at=now,
-            name=profile.name[:MAX_NAME],
+            name=_provider_name(profile.name),
         )
         if not await tx.insert_account(account):
             raise social_error(LINK_REQUIRED)  # the email was taken meanwhile
@@ -573,6 +574,15 @@ class FederationService:
         """Delete flows that expired before ``before``."""
         async with self._store.connection() as db:
             return await db.delete_social_flows_expired_before(before)
+
+
+def _provider_name(name: str) -> str:
+    """The provider's display name if it is one we would accept from the person; else none
+    (a provider's odd name must not stop the sign-in)."""
+    try:
+        return clean_name(name[: MAX_NAME * 2])
+    except DomainError:
+        return ""
 
 
 class _LostRace(Exception):

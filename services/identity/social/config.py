@@ -171,7 +171,7 @@ class SocialSettings:
     )
     http_timeout: float = setting(
         "KABINET_IDENTITY_SOCIAL_HTTP_TIMEOUT",
-        10.0,
+        5.0,
         "deadline of each call to a provider's token, JWKS and profile endpoints, seconds",
     )
     regions: tuple[str, ...] = setting(

@@ -386,7 +386,18 @@ def configured_providers(settings: SocialSettings, http: Http) -> dict[str, Prov
     if settings.google.client_id:
         providers["google"] = Google(settings.google, http)
     apple = settings.apple
-    if apple.client_id and apple.team_id and apple.key_id and apple.private_key_file:
+    if apple.client_id:
+        missing = [
+            name
+            for name, value in (
+                ("KABINET_IDENTITY_APPLE_TEAM_ID", apple.team_id),
+                ("KABINET_IDENTITY_APPLE_KEY_ID", apple.key_id),
+                ("KABINET_IDENTITY_APPLE_PRIVATE_KEY_FILE", apple.private_key_file),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"Apple sign-in needs {', '.join(missing)} as well")
         providers["apple"] = Apple(apple, http)
     if settings.facebook.client_id:
         providers["facebook"] = Facebook(settings.facebook, http)

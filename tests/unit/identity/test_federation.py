@@ -513,3 +513,14 @@ async def test_a_known_account_from_russia_cannot_complete_facebook_without_an_e
     # The edge's region, when it tells one, wins over the account's country.
     again = await world.sign_in("facebook", _profile(), region_hint="DE")
     assert again.outcome is Outcome.SIGNED_IN
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("  Анна Петрова ", "Анна Петрова"), ("Ann\x00a", ""), ("Anna\u202e", ""), ("A" * 150, "")],
+)
+async def test_a_providers_name_is_kept_only_when_it_is_a_clean_one(
+    world: World, given: str, kept: str
+) -> None:
+    done = await world.sign_in("google", _profile(name=given))
+    assert world.store.state.accounts[done.account_id].name == kept

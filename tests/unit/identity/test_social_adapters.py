@@ -388,3 +388,5 @@ def test_only_providers_with_credentials_are_configured() -> None:
     assert configured_providers(SocialSettings(), http) == {}
     some = SocialSettings(google=GoogleSettings(client_id="g"), vk=VkSettings(client_id="v"))
     assert sorted(configured_providers(some, http)) == ["google", "vk"]
+    with pytest.raises(ValueError, match="KABINET_IDENTITY_APPLE_TEAM_ID"):
+        configured_providers(SocialSettings(apple=AppleSettings(client_id="a")), http)
