@@ -487,3 +487,29 @@ async def test_flow_secrets_are_stored_hashed_and_links_publish_events(
         ]
     finally:
         await pool.close()
+
+
+async def test_a_locked_account_cannot_sign_in_socially_either(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    email = _email("locked")
+    access = await _password_account(cluster, http, email)
+    subject = f"sub-{uuid.uuid4().hex}"
+    started = await _start_link(http, "google", access)
+    assert (
+        await _callback(http, started, await _authorize(started, _person(subject, email)))
+    ).status_code == 303
+
+    # Ten wrong passwords lock the account (from an address of their own, so that only the
+    # account's counter is what refuses below).
+    edge = {"x-forwarded-for": f"198.51.100.{uuid.uuid4().int % 250 + 1}"}
+    for _ in range(10):
+        wrong = await http.post(
+            "/api/v1/auth/login", json={"email": email, "password": "Wrong-pass-1"}, headers=edge
+        )
+        assert wrong.status_code == 401
+
+    refused = await _social(http, "google", _person(subject, email))
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "auth.invalid_credentials"
+    assert ACCESS_COOKIE not in _set_cookies(refused)
