@@ -227,14 +227,33 @@ def apple_name(user_json: str) -> str:
     return " ".join(p for p in parts if p)
 
 
-class Facebook:
+class _OAuthProvider:
+    """What Facebook, Yandex ID and VK ID share: no ID token, a profile call, and an email
+    vouched for as the operator decided (``KABINET_IDENTITY_<P>_TRUST_EMAIL``)."""
+
+    def __init__(self, http: Http, *, trust_email: bool) -> None:
+        self._http = http
+        self._trust_email = trust_email
+
+    def _profile(self, subject: str, email: str, name: str) -> ExternalProfile:
+        if not subject:
+            raise ProviderError(PROVIDER_FAILED, "profile: no subject")
+        return ExternalProfile(
+            subject=subject,
+            email=email,
+            email_verified=bool(email) and self._trust_email,
+            name=name,
+        )
+
+
+class Facebook(_OAuthProvider):
     """Facebook Login: OAuth 2.0 and the Graph API."""
 
     name = "facebook"
 
     def __init__(self, settings: FacebookSettings, http: Http) -> None:
+        super().__init__(http, trust_email=settings.trust_email)
         self._s = settings
-        self._http = http
 
     async def authorization_url(self, request: AuthorizationRequest) -> str:
         return code_request(
@@ -266,26 +285,17 @@ class Facebook:
             params={"fields": "id,name,email", "appsecret_proof": proof},
             headers={"Authorization": f"Bearer {access_token}"},
         )
-        subject = _text(me.get("id"))
-        if not subject:
-            raise ProviderError(PROVIDER_FAILED, "profile: no id")
-        email = _text(me.get("email"))
-        return ExternalProfile(
-            subject=subject,
-            email=email,
-            email_verified=bool(email) and self._s.trust_email,
-            name=_text(me.get("name")),
-        )
+        return self._profile(_text(me.get("id")), _text(me.get("email")), _text(me.get("name")))
 
 
-class Yandex:
+class Yandex(_OAuthProvider):
     """Yandex ID: OAuth 2.0 (PKCE) and the login.yandex.ru profile."""
 
     name = "yandex"
 
     def __init__(self, settings: YandexSettings, http: Http) -> None:
+        super().__init__(http, trust_email=settings.trust_email)
         self._s = settings
-        self._http = http
 
     async def authorization_url(self, request: AuthorizationRequest) -> str:
         return code_request(self._s.authorize_url, self._s.client_id, request, pkce=True)
@@ -309,27 +319,18 @@ class Yandex:
             params={"format": "json"},
             headers={"Authorization": f"OAuth {access_token}"},
         )
-        subject = _text(info.get("id"))
-        if not subject:
-            raise ProviderError(PROVIDER_FAILED, "profile: no id")
-        email = _text(info.get("default_email"))
         name = _text(info.get("real_name")) or _text(info.get("display_name"))
-        return ExternalProfile(
-            subject=subject,
-            email=email,
-            email_verified=bool(email) and self._s.trust_email,
-            name=name,
-        )
+        return self._profile(_text(info.get("id")), _text(info.get("default_email")), name)
 
 
-class Vk:
+class Vk(_OAuthProvider):
     """VK ID: OAuth 2.1 with PKCE and device_id."""
 
     name = "vk"
 
     def __init__(self, settings: VkSettings, http: Http) -> None:
+        super().__init__(http, trust_email=settings.trust_email)
         self._s = settings
-        self._http = http
 
     async def authorization_url(self, request: AuthorizationRequest) -> str:
         return code_request(
@@ -367,17 +368,9 @@ class Vk:
         user = info.get("user")
         if not isinstance(user, dict):
             raise ProviderError(PROVIDER_FAILED, "profile: no user")
-        subject = _text(user.get("user_id"))
-        if not subject:
-            raise ProviderError(PROVIDER_FAILED, "profile: no user_id")
-        email = _text(user.get("email"))
         parts = (_text(user.get("first_name")), _text(user.get("last_name")))
-        return ExternalProfile(
-            subject=subject,
-            email=email,
-            email_verified=bool(email) and self._s.trust_email,
-            name=" ".join(p for p in parts if p),
-        )
+        name = " ".join(p for p in parts if p)
+        return self._profile(_text(user.get("user_id")), _text(user.get("email")), name)
 
 
 def configured_providers(settings: SocialSettings, http: Http) -> dict[str, Provider]:
