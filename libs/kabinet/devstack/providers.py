@@ -79,7 +79,7 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _s256(verifier: str) -> str:
+def s256(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
@@ -245,7 +245,7 @@ class StandInProviders:
             return 401, {"error": "invalid_client"}
         if provider != "yandex" and form.get("redirect_uri") != grant.redirect_uri:
             return 400, {"error": "invalid_grant", "error_description": "redirect_uri"}
-        if grant.code_challenge and _s256(form.get("code_verifier", "")) != grant.code_challenge:
+        if grant.code_challenge and s256(form.get("code_verifier", "")) != grant.code_challenge:
             return 400, {"error": "invalid_grant", "error_description": "code_verifier"}
         if provider == "vk" and (
             form.get("device_id") != grant.device_id or form.get("state") != grant.state
