@@ -382,10 +382,23 @@ class FederationService:
             created_at=now,
             expires_at=now + self._flow_ttl,
         )
+        try:
+            url = await provider.authorization_url(
+                self._authorization(provider.name, state, binding)
+            )
+        except ProviderError as failed:  # e.g. Google's discovery document unreachable
+            self._log_refusal(provider.name, failed)
+            raise social_error(failed.code) from None
         async with self._store.connection() as db:
             await db.insert_social_flow(flow)
-        url = await provider.authorization_url(self._authorization(provider.name, state, binding))
         return Started(url, binding, int(self._flow_ttl.total_seconds()))
+
+    @staticmethod
+    def _log_refusal(provider: str, failed: ProviderError) -> None:
+        log.warning(
+            "social sign-in refused by checks",
+            extra={"provider": provider, "code": failed.code, "reason": failed.reason},
+        )
 
     def _authorization(self, provider: str, state: str, binding: str) -> AuthorizationRequest:
         return AuthorizationRequest(
@@ -428,10 +441,7 @@ class FederationService:
         try:
             profile = await provider.redeem(request.callback, auth)
         except ProviderError as failed:
-            log.warning(
-                "social sign-in refused by checks",
-                extra={"provider": provider.name, "code": failed.code, "reason": failed.reason},
-            )
+            self._log_refusal(provider.name, failed)
             raise social_error(failed.code) from None
         if flow.purpose is Purpose.LINK:
             assert flow.account_id is not None  # a link flow is always started for an account

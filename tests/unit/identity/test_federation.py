@@ -294,6 +294,16 @@ class TestFlows:
         assert check_return_to("") == "/"
         assert check_return_to("/connect?code=AB") == "/connect?code=AB"
 
+    async def test_a_provider_failing_at_start_leaves_no_flow(self, world: World) -> None:
+        failing = world.providers["google"]
+
+        async def unreachable(request: AuthorizationRequest) -> str:
+            raise ProviderError("social.provider_unavailable", "discovery: ConnectError")
+
+        failing.authorization_url = unreachable  # type: ignore[method-assign]
+        await _refused("social.provider_unavailable", world.start("google"))
+        assert world.store.state.flows == {}
+
     async def test_unknown_providers_are_refused(self, world: World) -> None:
         await _refused("social.provider_unknown", world.start("myspace"))
 
