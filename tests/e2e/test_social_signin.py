@@ -308,6 +308,16 @@ async def test_an_id_token_with_a_wrong_iss_aud_or_nonce_fails_the_sign_in(
     assert fine.status_code == 303
 
 
+async def test_a_facebook_token_issued_to_another_app_fails_the_sign_in(
+    http: httpx.AsyncClient,
+) -> None:
+    person = _person(f"sub-{uuid.uuid4().hex}", _email("fb-aud"), misbehave="aud")
+    refused = await _social(http, "facebook", person)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["code"] == "social.provider_failed"
+    assert ACCESS_COOKIE not in _set_cookies(refused)
+
+
 async def test_apples_form_post_callback_carries_the_name_only_the_first_time(
     http: httpx.AsyncClient,
 ) -> None:

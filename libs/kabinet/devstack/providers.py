@@ -10,8 +10,9 @@ tokens and their JWKS, Google's discovery document, Facebook's Graph ``/me`` (wi
 
 Tests choose the person by adding ``login_as`` (subject), ``login_email``, ``login_verified``
 (true/false), ``login_name`` and ``misbehave`` to the authorization URL; ``misbehave`` makes the
-provider answer wrongly on purpose: ``iss``, ``aud`` or ``nonce`` (a wrong ID-token claim) or
-``state`` (a wrong state in the redirect). Without ``login_as`` a browser gets a form asking for
+provider answer wrongly on purpose: ``iss``, ``aud`` or ``nonce`` (a wrong ID-token claim;
+Facebook: ``aud`` makes ``/debug_token`` name another app) or ``state`` (a wrong state in the
+redirect). Without ``login_as`` a browser gets a form asking for
 the same fields. ``environ()`` gives the variables that point identity at the stand-ins.
 """
 
@@ -165,6 +166,7 @@ class StandInProviders:
             "KABINET_IDENTITY_FACEBOOK_AUTHORIZE_URL": f"{base}/facebook/dialog/oauth",
             "KABINET_IDENTITY_FACEBOOK_TOKEN_URL": f"{base}/facebook/oauth/access_token",
             "KABINET_IDENTITY_FACEBOOK_PROFILE_URL": f"{base}/facebook/me",
+            "KABINET_IDENTITY_FACEBOOK_DEBUG_TOKEN_URL": f"{base}/facebook/debug_token",
             "KABINET_IDENTITY_YANDEX_CLIENT_ID": ids["yandex"],
             "KABINET_IDENTITY_YANDEX_CLIENT_SECRET": keys["yandex"],
             "KABINET_IDENTITY_YANDEX_AUTHORIZE_URL": f"{base}/yandex/authorize",
@@ -405,7 +407,11 @@ class _Handler(BaseHTTPRequestHandler):
         routes = {
             "google": {"/authorize": "authorize", "/jwks": "jwks"},
             "apple": {"/auth/authorize": "authorize", "/auth/keys": "jwks"},
-            "facebook": {"/dialog/oauth": "authorize", "/me": "profile"},
+            "facebook": {
+                "/dialog/oauth": "authorize",
+                "/me": "profile",
+                "/debug_token": "debug_token",
+            },
             "yandex": {"/authorize": "authorize", "/info": "profile"},
             "vk": {"/authorize": "authorize"},
         }[provider]
@@ -418,6 +424,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, body, headers)
         elif action == "jwks":
             self._json(200, p.jwks())
+        elif action == "debug_token":
+            app_token = f"{p.client_ids['facebook']}|{p.client_secrets['facebook']}"
+            if not hmac.compare_digest(self._bearer("Bearer"), app_token):
+                self._json(400, {"error": {"type": "OAuthException", "code": 190}})
+                return
+            person = p.person_for(provider, query.get("input_token", ""))
+            app_id = p.client_ids["facebook"]
+            if person is not None and person.misbehave == "aud":
+                app_id = "another-app"
+            data = {"is_valid": person is not None, "app_id": app_id}
+            if person is not None:
+                data["user_id"] = person.subject
+            self._json(200, {"data": data})
         elif action == "profile" and provider == "facebook":
             token = self._bearer("Bearer")
             person = p.person_for(provider, token)

@@ -102,6 +102,11 @@ class FacebookSettings:
         "https://graph.facebook.com/v21.0/me",
         "Graph API /me (asked for id,name,email)",
     )
+    debug_token_url: str = setting(
+        "KABINET_IDENTITY_FACEBOOK_DEBUG_TOKEN_URL",
+        "https://graph.facebook.com/debug_token",
+        "Graph API /debug_token: checks that a token is valid and was issued to this app",
+    )
     trust_email: bool = setting(
         "KABINET_IDENTITY_FACEBOOK_TRUST_EMAIL",
         True,

@@ -279,13 +279,35 @@ class Facebook(_OAuthProvider):
         proof = hmac.new(
             self._s.client_secret.encode(), access_token.encode(), hashlib.sha256
         ).hexdigest()
+        user_id = await self._debug_token(access_token)
         me = await self._http.get_json(
             self._s.profile_url,
             "profile",
             params={"fields": "id,name,email", "appsecret_proof": proof},
             headers={"Authorization": f"Bearer {access_token}"},
         )
-        return self._profile(_text(me.get("id")), _text(me.get("email")), _text(me.get("name")))
+        if _text(me.get("id")) != user_id:
+            raise ProviderError(PROVIDER_FAILED, "profile: not the token's user")
+        return self._profile(user_id, _text(me.get("email")), _text(me.get("name")))
+
+    async def _debug_token(self, access_token: str) -> str:
+        """Ask Facebook (with the app token) whether the token is valid and was issued to this
+        app; the user it belongs to."""
+        answer = await self._http.get_json(
+            self._s.debug_token_url,
+            "debug_token",
+            params={"input_token": access_token},
+            headers={"Authorization": f"Bearer {self._s.client_id}|{self._s.client_secret}"},
+        )
+        data = answer.get("data")
+        if not isinstance(data, dict) or data.get("is_valid") is not True:
+            raise ProviderError(PROVIDER_FAILED, "debug_token: not valid")
+        if _text(data.get("app_id")) != self._s.client_id:
+            raise ProviderError(PROVIDER_FAILED, "debug_token: issued to another app")
+        user_id = _text(data.get("user_id"))
+        if not user_id:
+            raise ProviderError(PROVIDER_FAILED, "debug_token: no user")
+        return user_id
 
 
 class Yandex(_OAuthProvider):

@@ -275,13 +275,13 @@ class TestApple:
 
 
 class TestOAuthProviders:
-    async def test_facebook_asks_graph_with_the_token_in_a_header_and_a_proof(self) -> None:
-        seen: list[httpx.Request] = []
-
+    def _facebook(self, debug: dict[str, Any], seen: list[httpx.Request]) -> Facebook:
         def handler(request: httpx.Request) -> httpx.Response:
             seen.append(request)
             if request.url.path.endswith("/access_token"):
                 return httpx.Response(200, json={"access_token": "fb-token"})
+            if request.url.path == "/debug_token":
+                return httpx.Response(200, json={"data": debug})
             return httpx.Response(200, json={"id": "42", "name": "Anna"})  # no email granted
 
         settings = FacebookSettings(
@@ -290,15 +290,41 @@ class TestOAuthProviders:
             authorize_url="https://fb.example/dialog/oauth",
             token_url="https://graph.example/oauth/access_token",
             profile_url="https://graph.example/me",
+            debug_token_url="https://graph.example/debug_token",
         )
-        profile = await Facebook(settings, _http(handler)).redeem(Callback(code="c"), REQUEST)
+        return Facebook(settings, _http(handler))
+
+    async def test_facebook_checks_the_token_and_asks_graph_with_a_header_and_a_proof(
+        self,
+    ) -> None:
+        seen: list[httpx.Request] = []
+        facebook = self._facebook({"is_valid": True, "app_id": "app", "user_id": "42"}, seen)
+        profile = await facebook.redeem(Callback(code="c"), REQUEST)
         assert profile.subject == "42"
         assert not profile.email_verified  # no email, nothing vouched
+        debug = next(r for r in seen if r.url.path == "/debug_token")
+        assert debug.headers["authorization"] == "Bearer app|app-secret"
+        assert debug.url.params["input_token"] == "fb-token"
         me = seen[-1]
         assert me.headers["authorization"] == "Bearer fb-token"
         assert "fb-token" not in str(me.url)
         assert me.url.params["fields"] == "id,name,email"
         assert len(me.url.params["appsecret_proof"]) == 64
+
+    @pytest.mark.parametrize(
+        "debug",
+        [
+            {"is_valid": True, "app_id": "another-app", "user_id": "42"},
+            {"is_valid": False, "app_id": "app", "user_id": "42"},
+            {"is_valid": True, "app_id": "app", "user_id": "43"},
+        ],
+    )
+    async def test_facebook_refuses_a_token_of_another_app_user_or_an_invalid_one(
+        self, debug: dict[str, Any]
+    ) -> None:
+        with pytest.raises(ProviderError) as caught:
+            await self._facebook(debug, []).redeem(Callback(code="c"), REQUEST)
+        assert caught.value.code == "social.provider_failed"
 
     async def test_yandex_reads_the_profile_with_an_oauth_header(self) -> None:
         seen: list[httpx.Request] = []
