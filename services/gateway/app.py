@@ -30,6 +30,7 @@ from gateway.controllers.account import AccountController
 from gateway.controllers.auth import AuthController
 from gateway.controllers.health import HealthController
 from gateway.controllers.links import LinkPagesController
+from gateway.controllers.social import LinkedIdentitiesController, SocialSignInController
 from gateway.controllers.subscriptions import (
     EntitlementsController,
     PlansController,
@@ -92,6 +93,8 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
         WellKnownController,
         AuthController,
         AccountController,
+        SocialSignInController,
+        LinkedIdentitiesController,
         PlansController,
         SubscriptionsController,
         EntitlementsController,

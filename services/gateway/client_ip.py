@@ -43,3 +43,9 @@ def resolve_client_ip(peer: str, forwarded_for: str | None, proxies: Sequence[Ne
             except ValueError:
                 return peer
     return hops[0] if hops else peer
+
+
+def from_trusted_proxy(request: Request[Any, Any, Any], proxies: Sequence[Network]) -> bool:
+    """Whether the socket peer is a configured trusted proxy (whose headers may be believed)."""
+    peer = request.client.host if request.client else ""
+    return bool(proxies) and is_trusted(peer, proxies)

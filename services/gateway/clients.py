@@ -7,7 +7,12 @@ import asyncio
 import grpc
 
 from kabinet.distribution.v1 import distribution_pb2, distribution_pb2_grpc
-from kabinet.identity.v1 import identity_pb2, identity_pb2_grpc
+from kabinet.identity.v1 import (
+    federation_pb2,
+    federation_pb2_grpc,
+    identity_pb2,
+    identity_pb2_grpc,
+)
 from kabinet.rpc.client import create_channel
 from kabinet.rpc.health import is_serving
 from kabinet.settings import ServiceAddresses
@@ -28,6 +33,9 @@ class ServiceClients:
         self.channels = channels
         self.identity: identity_pb2_grpc.IdentityServiceAsyncStub = (
             identity_pb2_grpc.IdentityServiceStub(channels["identity"])
+        )
+        self.federation: federation_pb2_grpc.FederationServiceAsyncStub = (
+            federation_pb2_grpc.FederationServiceStub(channels["identity"])
         )
         self.subscription: subscription_pb2_grpc.SubscriptionServiceAsyncStub = (
             subscription_pb2_grpc.SubscriptionServiceStub(channels["subscription"])
@@ -58,9 +66,13 @@ def connect(addresses: ServiceAddresses, default_timeout: float) -> ServiceClien
         "distribution": distribution_pb2.DESCRIPTOR.services_by_name["DistributionService"],
         "support": support_pb2.DESCRIPTOR.services_by_name["SupportService"],
     }
+    # Further services served on the same channel (their idempotent methods retry too).
+    also = {"identity": [federation_pb2.DESCRIPTOR.services_by_name["FederationService"]]}
     channels = {
         name: create_channel(
-            addresses.of(name), services=[descriptors[name]], default_timeout=default_timeout
+            addresses.of(name),
+            services=[descriptors[name], *also.get(name, [])],
+            default_timeout=default_timeout,
         )
         for name in SERVICE_NAMES
     }

@@ -24,6 +24,11 @@ class GatewaySettings:
         (),
         "comma-separated CIDRs of proxies whose X-Forwarded-For is believed (empty: none)",
     )
+    region_header: str = setting(
+        "KABINET_GATEWAY_REGION_HEADER",
+        "X-Client-Region",
+        "header in which the edge names the caller's country (believed only from a trusted proxy)",
+    )
     allowed_origins: tuple[str, ...] = setting(
         "KABINET_ALLOWED_ORIGINS",
         (),

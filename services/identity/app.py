@@ -7,6 +7,8 @@ import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from identity.api.federation import SERVICE_NAME as FEDERATION_SERVICE_NAME
+from identity.api.federation import register as register_federation
 from identity.api.grpc import SERVICE_NAME, register
 from identity.config import IdentitySettings
 from identity.domain.credentials import Credentials
@@ -14,6 +16,7 @@ from identity.domain.password_hashing import Argon2Params, PasswordHasher
 from identity.domain.ports import Clock
 from identity.domain.services import IdentityServices, build_services
 from identity.mail import identity_templates
+from identity.social.wiring import federation
 from identity.store.postgres import PostgresStore
 from identity.store.roles import PostgresRoleStore
 from kabinet.service import ServiceHost
@@ -60,7 +63,15 @@ async def serve(
             await services.start()
             housekeeping = asyncio.create_task(services.housekeeping(), name="housekeeping")
             try:
-                await host.serve([register(services)], [SERVICE_NAME], stop=stop, ready=ready)
+                async with federation(
+                    host.pool, identity_templates(), settings, services.sessions, services.clock
+                ) as social:
+                    await host.serve(
+                        [register(services), register_federation(social)],
+                        [SERVICE_NAME, FEDERATION_SERVICE_NAME],
+                        stop=stop,
+                        ready=ready,
+                    )
             finally:
                 housekeeping.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -90,6 +90,13 @@ async def _readyz(url: str) -> httpx.Response:
         return await client.get(f"{url}/readyz")
 
 
+async def _social_sign_in_offer(url: str) -> tuple[list[str], str]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        listed = await client.get(f"{url}/api/v1/auth/providers")
+        started = await client.get(f"{url}/api/v1/auth/social/google/start")
+    return [p["name"] for p in listed.json()["providers"]], started.headers["location"]
+
+
 def test_run_starts_everything_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     environ = _environ(data_dir)
@@ -100,6 +107,11 @@ def test_run_starts_everything_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None
         reply = asyncio.run(_readyz(url))
         assert reply.status_code == 200
         assert set(reply.json()["services"].values()) == {"up"}
+        # No provider credentials given: social sign-in goes to the local stand-ins.
+        names, location = asyncio.run(_social_sign_in_offer(url))
+        assert names == ["google", "apple", "facebook", "yandex", "vk"]
+        assert location.startswith("http://127.0.0.1:")
+        assert "/google/authorize?" in location
         pids = [p.pid for p in _descendants_and_servers(data_dir, process.pid)]
         assert len(pids) >= 6  # PostgreSQL, NATS, four services, the gateway
 

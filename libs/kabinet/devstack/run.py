@@ -21,6 +21,7 @@ from kabinet.config import ConfigError, load_settings
 from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import PortInUseError, ensure_free
 from kabinet.devstack.postgres import EmbeddedPostgres
+from kabinet.devstack.providers import PROVIDERS, StandInProviders
 from kabinet.devstack.settings import DevstackSettings
 from kabinet.devstack.supervisor import Supervisor
 from kabinet.rpc.health import check_address
@@ -87,6 +88,7 @@ def run() -> int:
     postgres: EmbeddedPostgres | None = None
     nats: EmbeddedNats | None = None
     sink = None
+    providers: StandInProviders | None = None
     logs = (data / "logs").resolve()
     logs.mkdir(exist_ok=True)
     try:
@@ -124,6 +126,13 @@ def run() -> int:
             env["KABINET_MAILBOX_DIR"] = str(data / "mail")
             supervisor.say("smtp", f"local SMTP sink on 127.0.0.1:{dev.smtp_port}")
 
+        if not any(env.get(f"KABINET_IDENTITY_{p.upper()}_CLIENT_ID") for p in PROVIDERS):
+            # No real provider configured: social sign-in goes to local stand-ins.
+            providers = StandInProviders(data_dir=data / "providers")
+            providers.start()
+            env.update(providers.environ())
+            supervisor.say("providers", f"stand-in social sign-in providers on {providers.url}")
+
         for name in SERVICES:
             supervisor.start(name, [sys.executable, "-m", name], env)
         deadline = time.monotonic() + dev.start_timeout
@@ -160,6 +169,8 @@ def run() -> int:
         supervisor.stop_all()
         if sink is not None:
             sink.stop()
+        if providers is not None:
+            providers.stop()
         if nats is not None:
             nats.stop()
         if postgres is not None:

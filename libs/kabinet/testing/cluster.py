@@ -20,6 +20,7 @@ import uvicorn
 from kabinet.config import load_settings
 from kabinet.devstack.mailbox import Mailbox
 from kabinet.devstack.ports import free_port, wait_for_port
+from kabinet.devstack.providers import StandInProviders
 from kabinet.settings import CommonSettings
 
 SERVICES = ("identity", "subscription", "distribution", "support")
@@ -39,6 +40,8 @@ class Cluster:
     mailbox: Mailbox
     stops: list[asyncio.Event] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    # Google, Apple, Facebook, Yandex ID and VK ID stand-ins that identity is pointed at.
+    providers: StandInProviders | None = None
 
     @property
     def common(self) -> CommonSettings:
@@ -65,6 +68,9 @@ def cluster_environ(
         "KABINET_IDENTITY_ARGON2_MEMORY_KIB": "1024",
         "KABINET_IDENTITY_ARGON2_TIME_COST": "1",
         "KABINET_SUPPORT_ATTACHMENTS_DIR": str(mailbox_dir.parent / "attachments"),
+        # Requests from 127.0.0.1 play the edge (its X-Forwarded-For and region header are
+        # believed); a test that needs an untrusted hop connects from 127.0.0.2.
+        "KABINET_TRUSTED_PROXIES": "127.0.0.1/32",
     }
     for name in SERVICES:
         environ[f"KABINET_{name.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"
@@ -80,6 +86,10 @@ async def running_cluster(environ: dict[str, str], mailbox_dir: Path) -> AsyncIt
         mailbox=Mailbox(mailbox_dir),
     )
     try:
+        cluster.providers = StandInProviders()
+        cluster.providers.start()
+        for key, value in cluster.providers.environ().items():
+            environ.setdefault(key, value)
         for name in SERVICES:
             app = importlib.import_module(f"{name}.app")
             config = importlib.import_module(f"{name}.config")
@@ -122,3 +132,5 @@ async def running_cluster(environ: dict[str, str], mailbox_dir: Path) -> AsyncIt
             stop.set()
         if cluster.tasks:
             await asyncio.wait(cluster.tasks, timeout=30)
+        if cluster.providers is not None:
+            cluster.providers.stop()

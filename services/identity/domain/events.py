@@ -71,6 +71,22 @@ class AccountDeleted:
     occurred_at: datetime
 
 
+@dataclass(frozen=True)
+class IdentityLinked:
+    """A social sign-in (provider, subject) was linked to the account."""
+
+    account_id: uuid.UUID
+    provider: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class IdentityUnlinked:
+    account_id: uuid.UUID
+    provider: str
+    occurred_at: datetime
+
+
 Event = (
     AccountRegistered
     | AccountActivated
@@ -78,4 +94,6 @@ Event = (
     | PasswordChanged
     | SessionRevoked
     | AccountDeleted
+    | IdentityLinked
+    | IdentityUnlinked
 )

@@ -13,6 +13,8 @@ from identity.domain.events import (
     AccountDeleted,
     AccountRegistered,
     Event,
+    IdentityLinked,
+    IdentityUnlinked,
     PasswordChanged,
     SessionRevoked,
 )
@@ -24,6 +26,8 @@ ACCOUNT_CREATED_FOR_PURCHASE = "identity.account.created_for_purchase"
 PASSWORD_CHANGED = "identity.password.changed"  # noqa: S105 (a subject)
 SESSION_REVOKED = "identity.session.revoked"
 ACCOUNT_DELETED = "identity.account.deleted"
+IDENTITY_LINKED = "identity.identity.linked"
+IDENTITY_UNLINKED = "identity.identity.unlinked"
 
 SUBJECTS = (
     ACCOUNT_REGISTERED,
@@ -32,6 +36,8 @@ SUBJECTS = (
     PASSWORD_CHANGED,
     SESSION_REVOKED,
     ACCOUNT_DELETED,
+    IDENTITY_LINKED,
+    IDENTITY_UNLINKED,
 )
 
 
@@ -77,5 +83,13 @@ def to_message(event: Event) -> tuple[str, Message]:
         case AccountDeleted():
             return ACCOUNT_DELETED, events_pb2.AccountDeleted(
                 account_id=str(event.account_id), occurred_at=at
+            )
+        case IdentityLinked():
+            return IDENTITY_LINKED, events_pb2.IdentityLinked(
+                account_id=str(event.account_id), provider=event.provider, occurred_at=at
+            )
+        case IdentityUnlinked():
+            return IDENTITY_UNLINKED, events_pb2.IdentityUnlinked(
+                account_id=str(event.account_id), provider=event.provider, occurred_at=at
             )
     raise TypeError(f"not an identity event: {event!r}")

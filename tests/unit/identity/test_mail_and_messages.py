@@ -65,6 +65,16 @@ def test_every_code_identity_raises_has_both_messages() -> None:
         assert english != russian
 
 
+def test_every_social_sign_in_code_has_both_messages() -> None:
+    from identity.domain.federation import CODES as SOCIAL_CODES
+
+    for code in SOCIAL_CODES:
+        english, russian = CATALOG[code]
+        assert english.strip()
+        assert russian.strip()
+        assert english != russian
+
+
 def test_every_event_has_its_subject() -> None:
     import uuid
     from datetime import UTC, datetime
@@ -80,6 +90,8 @@ def test_every_event_has_its_subject() -> None:
         e.PasswordChanged(account, e.PasswordChangeReason.RESET, now),
         e.SessionRevoked(account, uuid.uuid4(), e.RevocationReason.REPLAY, now),
         e.AccountDeleted(account, now),
+        e.IdentityLinked(account, "google", now),
+        e.IdentityUnlinked(account, "google", now),
     ]
     subjects = []
     for sample in samples:
