@@ -401,6 +401,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         p = self.providers
         provider, path, query = self._route()
+        if provider == "favicon.ico":  # browsers ask for it; a 404 would be a console error
+            self._send(204, "", {})
+            return
         if provider not in PROVIDERS:
             self._json(404, {"error": "not_found"})
             return

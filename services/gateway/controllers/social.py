@@ -12,7 +12,9 @@ configured header only when the socket peer is a trusted proxy; otherwise the he
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
+import grpc
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -32,6 +34,7 @@ from gateway.social_schemas import (
 from kabinet.auth.tokens import InvalidToken
 from kabinet.errors import DomainError, ErrorKind
 from kabinet.identity.v1 import federation_pb2, identity_pb2
+from kabinet.rpc.errors import domain_error_from_rpc
 
 BINDING_COOKIE = "__Host-kabinet_sf_{provider}"
 PROVIDER_NAMES = frozenset({"google", "apple", "facebook", "yandex", "vk"})
@@ -182,22 +185,40 @@ async def _complete(
 ) -> Redirect:
     name = _provider(provider)
     cookie = BINDING_COOKIE.format(provider=name)
-    reply = await clients.federation.CompleteSocialFlow(
-        federation_pb2.CompleteSocialFlowRequest(
-            provider=name,
-            state=_param(values, "state"),
-            binding=request.cookies.get(cookie, "")[:MAX_PARAM],
-            code=_param(values, "code"),
-            error=_param(values, "error"),
-            device_id=_param(values, "device_id"),
-            user_json=_param(values, "user"),
-            region_hint=region_hint(request, state),
-            language=language,
-            client=client_info,
-        ),
-        timeout=PROVIDER_CALL_TIMEOUT,
-    )
     base = state.settings.common.public_url.rstrip("/")
+    try:
+        reply = await clients.federation.CompleteSocialFlow(
+            federation_pb2.CompleteSocialFlowRequest(
+                provider=name,
+                state=_param(values, "state"),
+                binding=request.cookies.get(cookie, "")[:MAX_PARAM],
+                code=_param(values, "code"),
+                error=_param(values, "error"),
+                device_id=_param(values, "device_id"),
+                user_json=_param(values, "user"),
+                region_hint=region_hint(request, state),
+                language=language,
+                client=client_info,
+            ),
+            timeout=PROVIDER_CALL_TIMEOUT,
+        )
+    except grpc.aio.AioRpcError as failure:
+        # A browser navigation sees the refusal on the sign-in page (a stable code in the
+        # address, never a secret); an API client gets the problem+json answer.
+        error = domain_error_from_rpc(failure)
+        browser = "text/html" in request.headers.get("accept", "")
+        if not browser or error.kind in (ErrorKind.INTERNAL, ErrorKind.UNAVAILABLE):
+            raise
+        try:
+            signed_in = await state.authenticator.principal(request) is not None
+        except (InvalidToken, DomainError):
+            signed_in = False
+        page = "/account" if signed_in else "/signin"  # linking happens when signed in
+        failed = Redirect(
+            f"{base}{page}?{urlencode({'error': error.code})}", status_code=303, headers=NO_STORE
+        )
+        failed.delete_cookie(cookie, path="/")
+        return failed
     response = Redirect(f"{base}{reply.return_to or '/'}", status_code=303, headers=NO_STORE)
     response.delete_cookie(cookie, path="/")
     if reply.HasField("tokens"):

@@ -24,9 +24,10 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
 from gateway.auth import Principal
-from gateway.web.texts import PASSWORD_RULES, TEXTS
-from kabinet.identity.v1 import identity_pb2
-from kabinet.messages import LANGUAGES, pick_language
+from gateway.controllers.social import region_hint
+from gateway.web.texts import PASSWORD_RULES, PROVIDER_LABELS, TEXTS
+from kabinet.identity.v1 import federation_pb2, identity_pb2
+from kabinet.messages import CATALOG, LANGUAGES, pick_language, translate
 
 HERE = Path(__file__).parent
 LANGUAGE_COOKIE = "kabinet_lang"
@@ -61,6 +62,14 @@ def safe_next(target: str | None, default: str = "/account") -> str:
     if parts.scheme or parts.netloc:
         return default
     return target
+
+
+def shown_error(code: str | None, language: str) -> str:
+    """The text of an error code another page sent here (``?error=``); only known codes are
+    shown, so the address cannot put words of someone else's on the page."""
+    if not code or code not in CATALOG:
+        return ""
+    return translate(code, language, {})
 
 
 def _when(ts: Any) -> str:
@@ -119,12 +128,39 @@ class PortalController(Controller):
     async def check_email(self, request: Request[Any, Any, Any], state: State) -> Template:
         return self._page(request, state, "check_email.html", "signup", signed_in=False)
 
+    async def _providers(
+        self, request: Request[Any, Any, Any], state: State, account_id: str = ""
+    ) -> list[str]:
+        """The social sign-ins offered to this caller (region rules decided by identity)."""
+        reply = await state.clients.federation.ListSocialProviders(
+            federation_pb2.ListSocialProvidersRequest(
+                region_hint=region_hint(request, state), account_id=account_id
+            )
+        )
+        return list(reply.providers)
+
     @get("/signin")
     async def signin(
-        self, request: Request[Any, Any, Any], state: State, next: FromQuery[str | None] = None
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        next: FromQuery[str | None] = None,
+        error: FromQuery[str | None] = None,
     ) -> Template:
+        target = safe_next(next)
         return self._page(
-            request, state, "signin.html", "signin", signed_in=False, next=safe_next(next)
+            request,
+            state,
+            "signin.html",
+            "signin",
+            signed_in=False,
+            next=target,
+            error=shown_error(error, page_language(request)),
+            providers=[
+                {"name": p, "label": PROVIDER_LABELS[p]}
+                for p in await self._providers(request, state)
+                if p in PROVIDER_LABELS
+            ],
         )
 
     @get("/forgot-password")
@@ -132,7 +168,9 @@ class PortalController(Controller):
         return self._page(request, state, "forgot.html", "signin", signed_in=False)
 
     @get("/account")
-    async def account(self, request: Request[Any, Any, Any], state: State) -> Template | Redirect:
+    async def account(
+        self, request: Request[Any, Any, Any], state: State, error: FromQuery[str | None] = None
+    ) -> Template | Redirect:
         principal = await self._principal(request, state)
         if principal is None:
             return Redirect("/signin?next=/account")
@@ -149,13 +187,34 @@ class PortalController(Controller):
                 )
             )
         ).sessions
+        linked = (
+            await state.clients.federation.ListLinkedIdentities(
+                federation_pb2.ListLinkedIdentitiesRequest(account_id=principal.account_id)
+            )
+        ).identities
+        linked_names = {i.provider for i in linked}
+        offered = await self._providers(request, state, principal.account_id)
         return self._page(
             request,
             state,
             "account.html",
             "account",
             signed_in=True,
+            error=shown_error(error, page_language(request)),
             account=account,
+            linked=[
+                {
+                    "name": i.provider,
+                    "label": PROVIDER_LABELS.get(i.provider, i.provider),
+                    "email": i.email,
+                }
+                for i in linked
+            ],
+            linkable=[
+                {"name": p, "label": PROVIDER_LABELS[p]}
+                for p in offered
+                if p in PROVIDER_LABELS and p not in linked_names
+            ],
             sessions=[
                 {
                     "id": s.id,

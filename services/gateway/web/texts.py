@@ -31,6 +31,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "signin.submit": "Sign in",
         "signin.forgot": "Forgot your password?",
         "signin.no_account": "No account yet?",
+        "signin.social": "Or sign in with",
         "forgot.title": "Reset your password",
         "forgot.lead": "Enter your email: if it has an account, we will send a reset link.",
         "forgot.submit": "Send the link",
@@ -60,6 +61,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "account.session.current": "this browser",
         "account.session.end": "Sign out there",
         "account.session.ended": "Signed out.",
+        "account.quick": "Quick sign-in",
+        "account.quick.lead": (
+            "Sign in with a social account whose email is this account's email."
+        ),
+        "account.quick.link": "Set up with",
+        "account.quick.unlink": "Remove",
+        "account.quick.removed": "Removed.",
         "account.delete": "Delete the account",
         "account.delete.lead": "This cannot be undone. Confirm with your password.",
         "account.delete.submit": "Delete my account",
@@ -93,6 +101,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "signin.submit": "Войти",
         "signin.forgot": "Забыли пароль?",
         "signin.no_account": "Ещё нет учётной записи?",
+        "signin.social": "Или войдите через",
         "forgot.title": "Сброс пароля",
         "forgot.lead": "Укажите адрес: если для него есть учётная запись, мы пришлём ссылку.",
         "forgot.submit": "Отправить ссылку",
@@ -122,6 +131,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "account.session.current": "этот браузер",
         "account.session.end": "Выйти там",
         "account.session.ended": "Выход выполнен.",
+        "account.quick": "Быстрый вход",
+        "account.quick.lead": (
+            "Вход через аккаунт сервиса, почта которого совпадает с почтой этой учётной записи."
+        ),
+        "account.quick.link": "Настроить через",
+        "account.quick.unlink": "Удалить",
+        "account.quick.removed": "Удалено.",
         "account.delete": "Удаление учётной записи",
         "account.delete.lead": "Это нельзя отменить. Подтвердите паролем.",
         "account.delete.submit": "Удалить учётную запись",
@@ -137,3 +153,12 @@ PASSWORD_RULES = (
     "password.no_lower_latin",
     "password.has_space",
 )
+
+# How each social sign-in provider is named on buttons (the providers' own names).
+PROVIDER_LABELS = {
+    "google": "Google",
+    "apple": "Apple",
+    "facebook": "Facebook",
+    "yandex": "Яндекс ID",
+    "vk": "VK ID",
+}

@@ -83,6 +83,10 @@
     callApi(form.dataset.api, method, body).then(function (result) {
       if (button) button.disabled = false;
       if (!result.ok) { showProblem(form, result.data); return; }
+      if (form.dataset.follow && result.data && result.data[form.dataset.follow]) {
+        window.location.assign(result.data[form.dataset.follow]);
+        return;
+      }
       if (form.dataset.successRedirect) { window.location.assign(form.dataset.successRedirect); return; }
       if (form.hasAttribute("data-success-reload")) { window.location.reload(); return; }
       var done = form.querySelector("[data-form-done]");
