@@ -44,8 +44,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "order.not_found": ("There is no such order.", "Такого заказа нет."),
     "order.idempotency_key_invalid": (
         "The order needs an idempotency key of 8 to 128 letters, digits, dashes or underscores.",
-        "Для заказа нужен ключ идемпотентности: от 8 до 128 букв, цифр, дефисов или "
-        "подчёркиваний.",
+        "Для заказа нужен ключ идемпотентности: от 8 до 128 букв, цифр, дефисов или подчёркиваний.",
     ),
     "order.idempotency_key_reused": (
         "This idempotency key was already used for a different order. Use a new key.",
@@ -81,4 +80,5 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Подписка уже защищает {limit} устр., это её предел. Сначала отключите устройство.",
     ),
     "device.id_invalid": ("The device id is not valid.", "Неверный идентификатор устройства."),
+    "plan.invalid": ("The plan is not valid: {reason}", "Тариф задан неверно: {reason}"),
 }

@@ -27,6 +27,7 @@ SUBSCRIPTION_NOT_FOUND = "subscription.not_found"
 SUBSCRIPTION_NOT_ACTIVE = "subscription.not_active"
 SEATS_LIMIT_REACHED = "seats.limit_reached"
 DEVICE_ID_INVALID = "device.id_invalid"
+PLAN_INVALID = "plan.invalid"
 
 CODES = (
     CODE_MALFORMED,
@@ -51,6 +52,7 @@ CODES = (
     SUBSCRIPTION_NOT_ACTIVE,
     SEATS_LIMIT_REACHED,
     DEVICE_ID_INVALID,
+    PLAN_INVALID,
 )
 
 
@@ -152,3 +154,7 @@ def seats_limit_reached(limit: int) -> DomainError:
 
 def device_id_invalid() -> DomainError:
     return DomainError(ErrorKind.INVALID_ARGUMENT, DEVICE_ID_INVALID)
+
+
+def plan_invalid(reason: str) -> DomainError:
+    return DomainError(ErrorKind.INVALID_ARGUMENT, PLAN_INVALID, params={"reason": reason})

@@ -104,7 +104,9 @@ class Subscription:
         return self.status is SubscriptionStatus.ACTIVE and self.ends_at + grace > now
 
     def in_grace(self, now: datetime, grace: timedelta) -> bool:
-        return self.status is SubscriptionStatus.ACTIVE and self.ends_at <= now < self.ends_at + grace
+        return (
+            self.status is SubscriptionStatus.ACTIVE and self.ends_at <= now < self.ends_at + grace
+        )
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,15 @@ class Plans(Protocol):
         """Upsert the catalog; plans not in ``plans`` go off sale (never deleted)."""
         ...
 
+    async def save_plan(self, plan: Plan, now: datetime) -> None:
+        """Upsert one plan with its options and prices (replaced whole)."""
+        ...
+
+    async def swap_seed_digest(self, digest: bytes, now: datetime) -> bool:
+        """Record ``digest`` as the seed applied (locked until the transaction ends); False when
+        it was the one applied already."""
+        ...
+
     async def plans(self) -> list[Plan]:
         """Every plan with its options and prices, cheapest tier first."""
         ...

@@ -78,3 +78,11 @@ CREATE TABLE renewal_attempts (
     attempted_at timestamptz NOT NULL,
     PRIMARY KEY (subscription_id, ends_at)
 );
+
+-- The seed last applied: a start-up with the same seed leaves the catalog as operators left it
+-- (admin RPCs); a changed seed is applied over it.
+CREATE TABLE catalog_seed (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    digest bytea NOT NULL,
+    applied_at timestamptz NOT NULL
+);
