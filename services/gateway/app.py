@@ -31,6 +31,11 @@ from gateway.controllers.auth import AuthController
 from gateway.controllers.health import HealthController
 from gateway.controllers.home import HomeController
 from gateway.controllers.links import LinkPagesController
+from gateway.controllers.orders import (
+    OrdersController,
+    PaymentWebhooksController,
+    SubscriptionActionsController,
+)
 from gateway.controllers.subscriptions import (
     EntitlementsController,
     PlansController,
@@ -90,6 +95,9 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
         PlansController,
         SubscriptionsController,
         EntitlementsController,
+        OrdersController,
+        PaymentWebhooksController,
+        SubscriptionActionsController,
     ]
     if settings.mailbox_dir is not None:
         from gateway.controllers.dev import MailboxController

@@ -40,3 +40,13 @@ class GatewaySettings:
     max_body_bytes: int = setting(
         "KABINET_GATEWAY_MAX_BODY", 1_048_576, "largest request body accepted, bytes"
     )
+    payments_webhook_secret: str = setting(
+        "KABINET_PAYMENTS_WEBHOOK_SECRET",
+        "",
+        "shared secret of the payment provider's signed webhook (empty: every delivery refused)",
+    )
+    payments_webhook_tolerance: int = setting(
+        "KABINET_PAYMENTS_WEBHOOK_TOLERANCE",
+        300,
+        "how old (seconds) a webhook's signed timestamp may be before the delivery is refused",
+    )

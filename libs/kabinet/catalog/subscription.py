@@ -81,4 +81,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "device.id_invalid": ("The device id is not valid.", "Неверный идентификатор устройства."),
     "plan.invalid": ("The plan is not valid: {reason}", "Тариф задан неверно: {reason}"),
+    "webhook.signature_invalid": (
+        "The webhook signature is missing, wrong or too old.",
+        "Подпись уведомления отсутствует, неверна или устарела.",
+    ),
+    "webhook.payload_invalid": (
+        "The webhook body is not a payment notification.",
+        "Тело уведомления не является уведомлением о платеже.",
+    ),
+    "order.idempotency_key_missing": (
+        "Send an Idempotency-Key header with the order.",
+        "Передайте заголовок Idempotency-Key вместе с заказом.",
+    ),
 }

@@ -34,6 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from kabinet import webhooks
+from kabinet.devstack.ports import ensure_free
+from kabinet.devstack.settings import DevstackSettings
 
 log = logging.getLogger(__name__)
 
@@ -335,3 +337,20 @@ def _public(payment: Payment) -> dict[str, object]:
         "amount_minor": payment.amount_minor,
         "currency": payment.currency,
     }
+
+
+def start_sandbox_psp(dev: DevstackSettings, env: dict[str, str]) -> SandboxPsp:
+    """``make run``: start the sandbox PSP and tell the services and the gateway about it (its
+    URL and, unless one is configured, a fresh webhook secret) through ``env``."""
+    ensure_free("127.0.0.1", dev.psp_port, "the sandbox PSP", "KABINET_PAYMENTS_SANDBOX_PORT")
+    secret = env.get("KABINET_PAYMENTS_WEBHOOK_SECRET") or secrets.token_hex(32)
+    psp = SandboxPsp(
+        f"http://{dev.gateway_host}:{dev.gateway_port}/api/v1/payments/webhooks/sandbox",
+        secret,
+        api_key=env.get("KABINET_PAYMENTS_SANDBOX_API_KEY", "sandbox-api-key"),
+        port=dev.psp_port,
+    )
+    psp.start()
+    env["KABINET_PAYMENTS_SANDBOX_URL"] = psp.url
+    env["KABINET_PAYMENTS_WEBHOOK_SECRET"] = secret
+    return psp

@@ -21,6 +21,7 @@ from kabinet.config import ConfigError, load_settings
 from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import PortInUseError, ensure_free
 from kabinet.devstack.postgres import EmbeddedPostgres
+from kabinet.devstack.psp import SandboxPsp, start_sandbox_psp
 from kabinet.devstack.settings import DevstackSettings
 from kabinet.devstack.supervisor import Supervisor
 from kabinet.rpc.health import check_address
@@ -87,6 +88,7 @@ def run() -> int:
     postgres: EmbeddedPostgres | None = None
     nats: EmbeddedNats | None = None
     sink = None
+    psp: SandboxPsp | None = None
     logs = (data / "logs").resolve()
     logs.mkdir(exist_ok=True)
     try:
@@ -124,6 +126,10 @@ def run() -> int:
             env["KABINET_MAILBOX_DIR"] = str(data / "mail")
             supervisor.say("smtp", f"local SMTP sink on 127.0.0.1:{dev.smtp_port}")
 
+        if not env.get("KABINET_PAYMENTS_SANDBOX_URL"):
+            psp = start_sandbox_psp(dev, env)
+            supervisor.say("psp", f"sandbox payment provider on {psp.url} (test card 4242...)")
+
         for name in SERVICES:
             supervisor.start(name, [sys.executable, "-m", name], env)
         deadline = time.monotonic() + dev.start_timeout
@@ -160,6 +166,8 @@ def run() -> int:
         supervisor.stop_all()
         if sink is not None:
             sink.stop()
+        if psp is not None:
+            psp.stop()
         if nats is not None:
             nats.stop()
         if postgres is not None:
