@@ -101,7 +101,8 @@ async def serve(
     """Load the catalog seed (before serving: a bad file stops start-up), then serve."""
     plans = read_seed(seed_path(settings))
     async with ServiceHost("subscription", settings.common, migrations=MIGRATIONS) as host:
-        w = wire(PostgresStore(host.pool), settings, clock)
+        store = PostgresStore(host.pool)
+        w = wire(store, settings, clock)
         await w.core.seed_plans(plans)
         host.consume(
             stream="IDENTITY",
@@ -133,3 +134,4 @@ async def serve(
             if scheduler is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await scheduler
+            await store.close()

@@ -15,6 +15,7 @@ from typing import cast
 
 import asyncpg
 
+from kabinet.batching import QueryBatcher
 from kabinet.events.outbox import publish_event
 from subscription.domain.events import Event
 from subscription.domain.model import (
@@ -51,14 +52,37 @@ _CODE_FOR_UPDATE = (
     " redeemed_at, subscription_id, renewal FROM activation_codes WHERE code_hash = $1 FOR UPDATE"
 )
 
-# The hot path: the live entitlement and, in the same round trip, the cheapest tier that has it.
-_CHECK = (
-    "SELECT e.subscription_id, e.tier, e.valid_until,"
-    " (SELECT p.tier FROM plans p WHERE p.on_sale AND $2 = ANY (p.features)"
+# The hot path: for many (account, feature) questions at once, the entitlement and, in the same
+# round trip, the cheapest tier that has the feature. Whether it is live is decided per question
+# (each has its own "now").
+_CHECK_MANY = (
+    "SELECT q.i, e.subscription_id, e.tier, e.valid_until,"
+    " (SELECT p.tier FROM plans p WHERE p.on_sale AND q.feature = ANY (p.features)"
     "  ORDER BY p.rank LIMIT 1) AS required_tier"
-    " FROM (SELECT 1) AS one"
-    " LEFT JOIN entitlements e ON e.account_id = $1 AND e.feature = $2 AND e.valid_until > $3"
+    " FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS q (account_id, feature, i)"
+    " LEFT JOIN entitlements e ON e.account_id = q.account_id AND e.feature = q.feature"
+    " ORDER BY q.i"
 )
+
+Question = tuple[uuid.UUID, str, datetime]
+
+
+async def check_many(
+    conn: asyncpg.Connection, questions: Sequence[Question]
+) -> list[EntitlementCheck]:
+    """Answer every (account, feature, now) question with one query."""
+    rows = await conn.fetch(_CHECK_MANY, [q[0] for q in questions], [q[1] for q in questions])
+    answers = []
+    for (_, feature, now), row in zip(questions, rows, strict=True):
+        required = Tier.from_key(row["required_tier"]) if row["required_tier"] else None
+        if row["subscription_id"] is None or row["valid_until"] <= now:
+            answers.append(EntitlementCheck(None, required))
+            continue
+        entitlement = Entitlement(
+            feature, row["subscription_id"], Tier.from_key(row["tier"]), row["valid_until"]
+        )
+        answers.append(EntitlementCheck(entitlement, required))
+    return answers
 
 
 def _subscription(row: asyncpg.Record) -> Subscription:
@@ -109,6 +133,11 @@ class PostgresStore:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._checks: QueryBatcher[Question, EntitlementCheck] = QueryBatcher(pool, check_many)
+
+    async def close(self) -> None:
+        """Return the connection the entitlement checks keep (before the pool closes)."""
+        await self._checks.close()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
@@ -123,15 +152,7 @@ class PostgresStore:
     async def check_entitlement(
         self, account_id: uuid.UUID, feature: str, now: datetime
     ) -> EntitlementCheck:
-        row = await self._pool.fetchrow(_CHECK, account_id, feature, now)
-        assert row is not None
-        required = Tier.from_key(row["required_tier"]) if row["required_tier"] else None
-        if row["subscription_id"] is None:
-            return EntitlementCheck(None, required)
-        entitlement = Entitlement(
-            feature, row["subscription_id"], Tier.from_key(row["tier"]), row["valid_until"]
-        )
-        return EntitlementCheck(entitlement, required)
+        return await self._checks.ask((account_id, feature, now))
 
 
 class PostgresTransaction(OrderQueries):
