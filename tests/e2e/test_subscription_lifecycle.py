@@ -259,3 +259,38 @@ async def test_two_schedulers_send_each_reminder_once_and_expire_after_the_grace
 
 def _reminders(cluster: Cluster, email: str) -> list[str]:
     return [m.subject for m in cluster.mailbox.find(to=email) if "ends in" in m.subject]
+
+
+async def test_automatic_renewal_charges_the_saved_card_through_the_psp(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    email, auth = await _signed_in(cluster, http)
+    sub = await _bought(http, email, auth)
+    on = await http.put(
+        f"/api/v1/subscriptions/{sub['id']}/auto-renew", json={"auto_renew": True}, headers=auth
+    )
+    assert on.status_code == 200
+    settings = load_settings(SubscriptionSettings, cluster.environ)
+    pool = await create_pool(settings.common.database_url, "subscription", min_size=1, max_size=2)
+    clock = MovableClock()
+    ends = datetime.fromisoformat(str(sub["ends_at"]).replace("Z", "+00:00"))
+    clock.now = ends - timedelta(days=1)
+    try:
+        scheduler = wire(PostgresStore(pool), settings, clock).scheduler
+        results = [await scheduler.run_once() for _ in range(2)]
+    finally:
+        await pool.close()
+    assert sum(r.renewals for r in results) >= 1
+    # The PSP charges the card saved at the purchase and notifies the webhook; the end moves.
+    deadline = time.monotonic() + 20
+    while True:
+        [now] = (await http.get("/api/v1/subscriptions", headers=auth)).json()
+        if now["ends_at"] != sub["ends_at"]:
+            break
+        assert time.monotonic() < deadline, "the automatic renewal did not extend the end"
+        await asyncio.sleep(0.1)
+    assert int(now["ends_at"][:4]) == int(str(sub["ends_at"])[:4]) + 1
+    await cluster.mailbox.wait_for(email, lambda m: "renewed" in m.subject, timeout=15)
+    await asyncio.sleep(0.5)
+    renewals = [m for m in cluster.mailbox.find(to=email) if "renewed" in m.subject]
+    assert len(renewals) == 1
