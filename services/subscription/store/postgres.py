@@ -133,7 +133,11 @@ class PostgresStore:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._checks: QueryBatcher[Question, EntitlementCheck] = QueryBatcher(pool, check_many)
+        # No minimum interval: a query starts one loop turn after the first check waiting for
+        # it (at 2,000 checks a second that measured p50 1 ms, p99 4 ms; 1 ms apart doubled p50).
+        self._checks: QueryBatcher[Question, EntitlementCheck] = QueryBatcher(
+            pool, check_many, min_interval=0.0
+        )
 
     async def close(self) -> None:
         """Return the connection the entitlement checks keep (before the pool closes)."""
