@@ -155,6 +155,12 @@ async def test_the_seat_limit_holds_over_the_api_and_from_device_events(
     listed = (await http.get("/api/v1/subscriptions", headers=auth)).json()
     assert listed[0]["devices_in_use"] == 2
 
+    cancelled = await http.post(f"/api/v1/subscriptions/{sub['id']}/cancel", headers=auth)
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    assert (await http.get(devices, headers=auth)).json() == []
+    assert (await http.get("/api/v1/entitlements", headers=auth)).json() == []
+
 
 async def _publish_device_event(
     cluster: Cluster, subject: str, account_id: str, device_id: str

@@ -1,4 +1,8 @@
-"""A subscription's life after it starts: automatic renewal on or off, cancel, refund."""
+"""A subscription's life after it starts: automatic renewal on or off, cancel, refund.
+
+Cancelling or refunding stops the entitlements and frees the device seats at once (an expired
+subscription keeps its seats: a renewal brings the same devices back).
+"""
 
 from __future__ import annotations
 
@@ -63,6 +67,7 @@ class LifecycleServices:
         now = self._clock()
         stopped = dataclasses.replace(sub, status=status, auto_renew=False)
         await tx.update_subscription(stopped, now)
+        await tx.delete_seats_of(sub.id)  # a stopped subscription protects nothing
         await refresh_entitlements(tx, sub.account_id, now, self._grace)
         await tx.publish(SubscriptionCancelled(stopped, status is SubscriptionStatus.REFUNDED, now))
         return stopped

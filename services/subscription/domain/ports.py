@@ -138,6 +138,10 @@ class Seats(Protocol):
 
     async def delete_seat(self, account_id: uuid.UUID, device_id: str) -> bool: ...
 
+    async def delete_seats_of(self, subscription_id: uuid.UUID) -> int:
+        """Free every seat of a subscription; how many there were."""
+        ...
+
     async def seats_in_use(self, subscription_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
         """Devices protected per subscription (subscriptions without any are left out)."""
         ...

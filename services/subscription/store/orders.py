@@ -186,6 +186,12 @@ class OrderQueries:
         )
         return bool(status != "DELETE 0")
 
+    async def delete_seats_of(self, subscription_id: uuid.UUID) -> int:
+        status = await self._conn.execute(
+            "DELETE FROM device_seats WHERE subscription_id = $1", subscription_id
+        )
+        return int(status.split()[-1])
+
     async def seats_in_use(self, subscription_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
         rows = await self._conn.fetch(
             "SELECT subscription_id, count(*) AS n FROM device_seats"

@@ -211,6 +211,12 @@ class FakeTransaction:
     async def delete_seat(self, account_id: uuid.UUID, device_id: str) -> bool:
         return self.s.seats.pop((account_id, device_id), None) is not None
 
+    async def delete_seats_of(self, subscription_id: uuid.UUID) -> int:
+        mine = [k for k, v in self.s.seats.items() if v.subscription_id == subscription_id]
+        for key in mine:
+            del self.s.seats[key]
+        return len(mine)
+
     async def seats_in_use(self, subscription_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
         counts: dict[uuid.UUID, int] = {}
         for seat in self.s.seats.values():
