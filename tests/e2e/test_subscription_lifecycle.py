@@ -137,6 +137,16 @@ async def test_the_seat_limit_holds_over_the_api_and_from_device_events(
     while len((await http.get(devices, headers=auth)).json()) < 3:
         assert time.monotonic() < deadline, "device.connected did not take a seat"
         await asyncio.sleep(0.1)
+    # The same event delivered again (another delivery id): handled (not failed and retried),
+    # still one seat for the phone.
+    before = await _handled_device_events(cluster)
+    await _publish_device_event(cluster, "identity.device.connected", account_id, "phone-1")
+    while await _handled_device_events(cluster) == before:
+        assert time.monotonic() < deadline + 15, "the second device.connected was not handled"
+        await asyncio.sleep(0.1)
+    listed_devices = (await http.get(devices, headers=auth)).json()
+    assert [d["device_id"] for d in listed_devices].count("phone-1") == 1
+    assert len(listed_devices) == 3
 
     full = await http.post(
         devices, json={"device_id": "pc-9"}, headers={**auth, "accept-language": "ru"}
@@ -160,6 +170,17 @@ async def test_the_seat_limit_holds_over_the_api_and_from_device_events(
     assert cancelled.json()["status"] == "cancelled"
     assert (await http.get(devices, headers=auth)).json() == []
     assert (await http.get("/api/v1/entitlements", headers=auth)).json() == []
+
+
+async def _handled_device_events(cluster: Cluster) -> int:
+    conn = await asyncpg.connect(cluster.environ["KABINET_DATABASE_URL"])
+    try:
+        count = await conn.fetchval(
+            "SELECT count(*) FROM subscription.inbox WHERE consumer = $1", "subscription-devices"
+        )
+    finally:
+        await conn.close()
+    return int(count)
 
 
 async def _publish_device_event(
