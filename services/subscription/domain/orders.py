@@ -186,7 +186,13 @@ class OrderServices:
         except ValueError:
             raise errors.order_email_invalid() from None
         region = region.strip().upper()
-        digest = request_hash(kind="renewal", sub=subscription_id, term=term_months, region=region)
+        digest = request_hash(
+            kind="renewal",
+            account=str(account),
+            sub=subscription_id,
+            term=term_months,
+            region=region,
+        )
         async with self.store.connection() as db:
             existing = await db.order_by_key(key)
             subscription = None if target is None else await db.subscription(target)
@@ -337,7 +343,12 @@ class OrderServices:
             current,
             tier=plan.tier,
             features=plan.features,
-            ends_at=renewed_end(current.ends_at, now, order.term_months),
+            # In the grace period it still works: the renewal continues from its end.
+            ends_at=(
+                add_months(current.ends_at, order.term_months)
+                if current.is_active(now, self._grace)
+                else renewed_end(current.ends_at, now, order.term_months)
+            ),
             status=SubscriptionStatus.ACTIVE,
             payment_method=order.payment_method or current.payment_method,
         )

@@ -3,6 +3,7 @@ provider's notifications applied once, a declined payment changing nothing else,
 account attached once whichever report of it comes first."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 
@@ -213,3 +214,19 @@ async def test_someone_else_cannot_renew_a_subscription(orders, store) -> None:
             "renew-key-0003", str(uuid.uuid4()), str(sub.id), 12, "RU", "en", "x@example.com"
         )
     assert refused.value.code == "subscription.not_found"
+
+
+async def test_a_renewal_paid_in_the_grace_period_continues_from_the_end(
+    orders, store, clock
+) -> None:
+    account = uuid.uuid4()
+    await _approve(orders, await _order(orders, account_id=str(account)))
+    [sub] = store.state.subscriptions.values()
+    clock.now = sub.ends_at + timedelta(days=3)  # past the end, inside the 7-day grace
+    renewal = await orders.renew(
+        "renew-key-0004", str(account), str(sub.id), 12, "RU", "en", "buyer@example.com"
+    )
+    await _approve(orders, renewal, "evt_g1")
+    assert store.state.subscriptions[sub.id].ends_at == sub.ends_at.replace(
+        year=sub.ends_at.year + 1
+    )

@@ -96,7 +96,6 @@ async def test_reminders_go_out_once_each_then_the_subscription_expires_after_th
     _, sub = await _bought(orders, store, term=12)
     store.state.mail.clear()
     assert (await scheduler.run_once()).reminders == 0
-    days = []
     for left in (31, 29, 20, 6.5, 5, 0.5, 0.2):
         clock.now = sub.ends_at - timedelta(days=left)
         await scheduler.run_once()
