@@ -30,6 +30,11 @@ from gateway.controllers.account import AccountController
 from gateway.controllers.auth import AuthController
 from gateway.controllers.health import HealthController
 from gateway.controllers.links import LinkPagesController
+from gateway.controllers.orders import (
+    OrdersController,
+    PaymentWebhooksController,
+    SubscriptionActionsController,
+)
 from gateway.controllers.social import LinkedIdentitiesController, SocialSignInController
 from gateway.controllers.subscriptions import (
     EntitlementsController,
@@ -101,6 +106,9 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
         SupportController,
         SupportPagesController,
         docs_assets_router(),
+        OrdersController,
+        PaymentWebhooksController,
+        SubscriptionActionsController,
     ]
     if settings.mailbox_dir is not None:
         from gateway.controllers.dev import MailboxController

@@ -65,3 +65,13 @@ class GatewaySettings:
         30,
         "the same, per signed-in session",
     )
+    payments_webhook_secret: str = setting(
+        "KABINET_PAYMENTS_WEBHOOK_SECRET",
+        "",
+        "shared secret of the payment provider's signed webhook (empty: every delivery refused)",
+    )
+    payments_webhook_tolerance: int = setting(
+        "KABINET_PAYMENTS_WEBHOOK_TOLERANCE",
+        300,
+        "how old (seconds) a webhook's signed timestamp may be before the delivery is refused",
+    )

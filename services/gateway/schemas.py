@@ -165,6 +165,8 @@ class Subscription(msgspec.Struct):
     ends_at: str
     # True when the code just redeemed extended this subscription.
     renewed: bool = False
+    auto_renew: bool = False
+    devices_in_use: int = 0
 
 
 class Entitlement(msgspec.Struct):

@@ -15,6 +15,7 @@ from identity.domain.credentials import Credentials
 from identity.domain.password_hashing import Argon2Params, PasswordHasher
 from identity.domain.ports import Clock
 from identity.domain.services import IdentityServices, build_services
+from identity.events.purchases import ORDER_COMPLETED, order_completed_handler
 from identity.mail import identity_templates
 from identity.social.wiring import federation
 from identity.store.postgres import PostgresStore
@@ -61,6 +62,13 @@ async def serve(
         with make_hasher(settings) as hasher:
             services = make_services(host, settings, hasher)
             await services.start()
+            # A paid order of a buyer without a known account (subscription's event).
+            host.consume(
+                stream="SUBSCRIPTION",
+                durable="purchases",
+                subjects=[ORDER_COMPLETED],
+                handler=order_completed_handler(services),
+            )
             housekeeping = asyncio.create_task(services.housekeeping(), name="housekeeping")
             try:
                 async with federation(

@@ -1,17 +1,33 @@
-"""The subscription service's composition root: PostgreSQL store, the seeded catalog, gRPC."""
+"""The subscription service's composition root: PostgreSQL store, the seeded catalog, the payment
+provider, the consumers of identity's events, the scheduler and gRPC."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import contextlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from kabinet.service import ServiceHost
-from subscription.api.grpc import SERVICE_NAME, register
+from subscription.api.admin import register_admin
+from subscription.api.grpc import ADMIN_SERVICE_NAME, SERVICE_NAME, register
 from subscription.config import SubscriptionSettings
 from subscription.domain.catalog import DEFAULT_SEED, read_seed
+from subscription.domain.lifecycle import LifecycleServices
+from subscription.domain.orders import OrderServices
+from subscription.domain.payments import PaymentProvider
 from subscription.domain.ports import Clock
+from subscription.domain.scheduler import Scheduler
+from subscription.domain.seats import SeatServices
 from subscription.domain.services import SubscriptionServices
+from subscription.events.consumers import (
+    DEVICE_SUBJECTS,
+    PURCHASE_SUBJECTS,
+    device_handler,
+    purchase_handler,
+)
+from subscription.payments.sandbox import SandboxProvider
 from subscription.store.postgres import PostgresStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,11 +42,53 @@ def seed_path(settings: SubscriptionSettings) -> Path:
     return Path(settings.seed) if settings.seed else DEFAULT_SEED
 
 
+@dataclass(frozen=True)
+class Wired:
+    """Every use case of the service, on one store and clock."""
+
+    core: SubscriptionServices
+    orders: OrderServices
+    seats: SeatServices
+    lifecycle: LifecycleServices
+    scheduler: Scheduler
+
+
+def wire(
+    store: PostgresStore,
+    settings: SubscriptionSettings,
+    clock: Clock = utc_now,
+    provider: PaymentProvider | None = None,
+) -> Wired:
+    grace = timedelta(days=settings.schedule.grace_days)
+    p = settings.payments
+    provider = provider or SandboxProvider(p.sandbox_url, p.sandbox_api_key, p.timeout)
+    orders = OrderServices(
+        store,
+        clock,
+        provider,
+        f"{settings.common.public_url.rstrip('/')}/api/v1/orders",
+        grace,
+    )
+    return Wired(
+        core=SubscriptionServices(store, clock, settings.redeem, grace),
+        orders=orders,
+        seats=SeatServices(store, clock, grace),
+        lifecycle=LifecycleServices(store, clock, grace),
+        scheduler=Scheduler(
+            store,
+            clock,
+            orders,
+            grace=grace,
+            renew_ahead=timedelta(days=settings.schedule.renew_days),
+        ),
+    )
+
+
 def make_services(
     host: ServiceHost, settings: SubscriptionSettings, clock: Clock = utc_now
 ) -> SubscriptionServices:
-    """Every use case on the host's pool."""
-    return SubscriptionServices(PostgresStore(host.pool), clock, settings.redeem)
+    """The core use cases on the host's pool."""
+    return wire(PostgresStore(host.pool), settings, clock).core
 
 
 async def serve(
@@ -38,10 +96,42 @@ async def serve(
     *,
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
+    clock: Clock = utc_now,
 ) -> None:
     """Load the catalog seed (before serving: a bad file stops start-up), then serve."""
     plans = read_seed(seed_path(settings))
     async with ServiceHost("subscription", settings.common, migrations=MIGRATIONS) as host:
-        services = make_services(host, settings)
-        await services.seed_plans(plans)
-        await host.serve([register(services)], [SERVICE_NAME], stop=stop, ready=ready)
+        store = PostgresStore(host.pool)
+        w = wire(store, settings, clock)
+        await w.core.seed_plans(plans)
+        host.consume(
+            stream="IDENTITY",
+            durable="purchases",
+            subjects=PURCHASE_SUBJECTS,
+            handler=purchase_handler(w.orders),
+        )
+        host.consume(
+            stream="IDENTITY",
+            durable="devices",
+            subjects=DEVICE_SUBJECTS,
+            handler=device_handler(w.seats),
+        )
+        halt = asyncio.Event()
+        scheduler = None
+        if settings.schedule.interval > 0:
+            scheduler = asyncio.create_task(
+                w.scheduler.run(settings.schedule.interval, halt), name="scheduler"
+            )
+        try:
+            await host.serve(
+                [register(w.core, w.orders, w.seats, w.lifecycle), register_admin(w.core)],
+                [SERVICE_NAME, ADMIN_SERVICE_NAME],
+                stop=stop,
+                ready=ready,
+            )
+        finally:
+            halt.set()
+            if scheduler is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await scheduler
+            await store.close()

@@ -28,6 +28,46 @@ class RedeemSettings:
 
 
 @dataclass(frozen=True)
+class PaymentSettings:
+    """The payment provider (the sandbox PSP in development and tests)."""
+
+    sandbox_url: str = setting(
+        "KABINET_PAYMENTS_SANDBOX_URL",
+        "",
+        "base URL of the sandbox payment provider's API (make run and the tests start one)",
+    )
+    sandbox_api_key: str = setting(
+        "KABINET_PAYMENTS_SANDBOX_API_KEY",
+        "sandbox-api-key",
+        "the key the subscription service presents to the sandbox payment provider",
+    )
+    timeout: float = setting(
+        "KABINET_PAYMENTS_TIMEOUT", 10.0, "seconds to wait for the payment provider's answer"
+    )
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """The scheduler: expiry, reminders and automatic renewal (safe with several replicas)."""
+
+    interval: float = setting(
+        "KABINET_SUBSCRIPTION_SCHEDULE_INTERVAL",
+        60.0,
+        "seconds between scheduler passes (0: no scheduler in this process)",
+    )
+    grace_days: int = setting(
+        "KABINET_SUBSCRIPTION_GRACE_DAYS",
+        7,
+        "days after its end a subscription still works before it expires",
+    )
+    renew_days: int = setting(
+        "KABINET_SUBSCRIPTION_RENEW_DAYS",
+        3,
+        "days before its end an automatic renewal is attempted",
+    )
+
+
+@dataclass(frozen=True)
 class SubscriptionSettings:
     """Everything ``python -m subscription`` reads from the environment."""
 
@@ -38,3 +78,5 @@ class SubscriptionSettings:
         "plans catalog file loaded at start-up (empty: services/subscription/seed/plans.json)",
     )
     redeem: RedeemSettings = RedeemSettings()
+    payments: PaymentSettings = PaymentSettings()
+    schedule: ScheduleSettings = ScheduleSettings()

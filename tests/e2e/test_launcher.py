@@ -31,6 +31,7 @@ def _environ(data_dir: Path) -> dict[str, str]:
         "KABINET_NATS_PORT": free_port(),
         "KABINET_NATS_MONITOR_PORT": free_port(),
         "KABINET_SMTP_PORT": free_port(),
+        "KABINET_PAYMENTS_SANDBOX_PORT": free_port(),
         "KABINET_GATEWAY_PORT": free_port(),
         "KABINET_IDENTITY_ADDR": f"127.0.0.1:{free_port()}",
         "KABINET_SUBSCRIPTION_ADDR": f"127.0.0.1:{free_port()}",

@@ -22,6 +22,7 @@ from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import PortInUseError, ensure_free
 from kabinet.devstack.postgres import EmbeddedPostgres
 from kabinet.devstack.providers import PROVIDERS, StandInProviders
+from kabinet.devstack.psp import SandboxPsp, start_sandbox_psp
 from kabinet.devstack.settings import DevstackSettings
 from kabinet.devstack.supervisor import Supervisor
 from kabinet.rpc.health import check_address
@@ -89,6 +90,7 @@ def run() -> int:
     nats: EmbeddedNats | None = None
     sink = None
     providers: StandInProviders | None = None
+    psp: SandboxPsp | None = None
     logs = (data / "logs").resolve()
     logs.mkdir(exist_ok=True)
     try:
@@ -132,6 +134,9 @@ def run() -> int:
             providers.start()
             env.update(providers.environ())
             supervisor.say("providers", f"stand-in social sign-in providers on {providers.url}")
+        if not env.get("KABINET_PAYMENTS_SANDBOX_URL"):
+            psp = start_sandbox_psp(dev, env)
+            supervisor.say("psp", f"sandbox payment provider on {psp.url} (test card 4242...)")
 
         for name in SERVICES:
             supervisor.start(name, [sys.executable, "-m", name], env)
@@ -171,6 +176,8 @@ def run() -> int:
             sink.stop()
         if providers is not None:
             providers.stop()
+        if psp is not None:
+            psp.stop()
         if nats is not None:
             nats.stop()
         if postgres is not None:

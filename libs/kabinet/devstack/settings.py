@@ -21,6 +21,9 @@ class DevstackSettings:
         "KABINET_NATS_MONITOR_PORT", 8222, "monitoring port of the embedded NATS"
     )
     smtp_port: int = setting("KABINET_SMTP_PORT", 2525, "port of the local SMTP sink (127.0.0.1)")
+    psp_port: int = setting(
+        "KABINET_PAYMENTS_SANDBOX_PORT", 8025, "port of the sandbox payment provider (127.0.0.1)"
+    )
     gateway_host: str = setting("KABINET_GATEWAY_HOST", "127.0.0.1", "where the gateway listens")
     gateway_port: int = setting("KABINET_GATEWAY_PORT", 8000, "port of the gateway (HTTP)")
     start_timeout: float = setting(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from kabinet.config import load_settings
 from kabinet.devstack.mailbox import Mailbox
 from kabinet.devstack.ports import free_port, wait_for_port
 from kabinet.devstack.providers import StandInProviders
+from kabinet.devstack.psp import SandboxPsp
 from kabinet.settings import CommonSettings
 
 SERVICES = ("identity", "subscription", "distribution", "support")
@@ -42,6 +44,8 @@ class Cluster:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     # Google, Apple, Facebook, Yandex ID and VK ID stand-ins that identity is pointed at.
     providers: StandInProviders | None = None
+    # The sandbox payment provider the subscription service pays through.
+    psp: SandboxPsp | None = None
 
     @property
     def common(self) -> CommonSettings:
@@ -74,6 +78,8 @@ def cluster_environ(
     }
     for name in SERVICES:
         environ[f"KABINET_{name.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"
+    environ["KABINET_PAYMENTS_SANDBOX_URL"] = f"http://127.0.0.1:{free_port()}"
+    environ["KABINET_PAYMENTS_WEBHOOK_SECRET"] = secrets.token_hex(32)
     return environ
 
 
@@ -90,6 +96,13 @@ async def running_cluster(environ: dict[str, str], mailbox_dir: Path) -> AsyncIt
         cluster.providers.start()
         for key, value in cluster.providers.environ().items():
             environ.setdefault(key, value)
+        if "KABINET_PAYMENTS_SANDBOX_URL" in environ:
+            cluster.psp = SandboxPsp(
+                f"{cluster.gateway_url}/api/v1/payments/webhooks/sandbox",
+                environ["KABINET_PAYMENTS_WEBHOOK_SECRET"],
+                port=int(environ["KABINET_PAYMENTS_SANDBOX_URL"].rsplit(":", 1)[1]),
+            )
+            cluster.psp.start()
         for name in SERVICES:
             app = importlib.import_module(f"{name}.app")
             config = importlib.import_module(f"{name}.config")
@@ -134,3 +147,5 @@ async def running_cluster(environ: dict[str, str], mailbox_dir: Path) -> AsyncIt
             await asyncio.wait(cluster.tasks, timeout=30)
         if cluster.providers is not None:
             cluster.providers.stop()
+        if cluster.psp is not None:
+            cluster.psp.stop()

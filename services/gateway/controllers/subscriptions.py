@@ -20,7 +20,13 @@ from gateway.schemas import (
 from kabinet.subscription.v1 import subscription_pb2 as pb
 
 _TIER = {pb.TIER_STANDARD: "standard", pb.TIER_PLUS: "plus", pb.TIER_PREMIUM: "premium"}
-_STATUS = {pb.SUBSCRIPTION_STATUS_ACTIVE: "active", pb.SUBSCRIPTION_STATUS_EXPIRED: "expired"}
+_STATUS = {
+    pb.SUBSCRIPTION_STATUS_ACTIVE: "active",
+    pb.SUBSCRIPTION_STATUS_EXPIRED: "expired",
+    pb.SUBSCRIPTION_STATUS_GRACE: "grace",
+    pb.SUBSCRIPTION_STATUS_CANCELLED: "cancelled",
+    pb.SUBSCRIPTION_STATUS_REFUNDED: "refunded",
+}
 
 
 def _iso(ts: object) -> str:
@@ -59,6 +65,8 @@ def _subscription(sub: pb.Subscription, renewed: bool = False) -> Subscription:
         starts_at=_iso(sub.starts_at),
         ends_at=_iso(sub.ends_at),
         renewed=renewed,
+        auto_renew=sub.auto_renew,
+        devices_in_use=sub.devices_in_use,
     )
 
 

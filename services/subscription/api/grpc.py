@@ -7,18 +7,41 @@ Errors are ``DomainError``s that the server interceptor maps to statuses once; e
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
 
 from kabinet.subscription.v1 import subscription_pb2 as pb
 from kabinet.subscription.v1 import subscription_pb2_grpc
-from subscription.domain.model import Plan, Subscription
+from subscription.domain.lifecycle import LifecycleServices
+from subscription.domain.model import Order, OrderStatus, Plan, Subscription, SubscriptionStatus
+from subscription.domain.orders import OrderServices
+from subscription.domain.seats import SeatServices
 from subscription.domain.services import SubscriptionServices
 from subscription.events.outgoing import TIER_TO_PB, entitlement_to_pb, timestamp
 
 SERVICE_NAME = "kabinet.subscription.v1.SubscriptionService"
+ADMIN_SERVICE_NAME = "kabinet.subscription.v1.SubscriptionAdminService"
+
+# Methods only operators may call (the enforcement is kabinet.rpc's): issuing codes, refunds and
+# every catalog change (the whole admin service, ``subscription.api.admin``).
+OPERATOR_METHODS: frozenset[str] = frozenset(
+    {
+        f"/{SERVICE_NAME}/IssueCodes",
+        f"/{SERVICE_NAME}/RefundSubscription",
+        f"/{ADMIN_SERVICE_NAME}/SavePlan",
+        f"/{ADMIN_SERVICE_NAME}/SetPrice",
+        f"/{ADMIN_SERVICE_NAME}/SetPlanOnSale",
+    }
+)
+
+_ORDER_STATUS = {
+    OrderStatus.PENDING: pb.ORDER_STATUS_PENDING,
+    OrderStatus.PAID: pb.ORDER_STATUS_PAID,
+    OrderStatus.DECLINED: pb.ORDER_STATUS_DECLINED,
+    OrderStatus.COMPLETED: pb.ORDER_STATUS_COMPLETED,
+}
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -45,7 +68,26 @@ def plan_to_pb(plan: Plan) -> pb.Plan:
     )
 
 
-def subscription_to_pb(subscription: Subscription, now: datetime) -> pb.Subscription:
+def status_to_pb(
+    s: Subscription, now: datetime, grace: timedelta
+) -> pb.SubscriptionStatus.ValueType:
+    if s.status is SubscriptionStatus.CANCELLED:
+        return pb.SUBSCRIPTION_STATUS_CANCELLED
+    if s.status is SubscriptionStatus.REFUNDED:
+        return pb.SUBSCRIPTION_STATUS_REFUNDED
+    if s.is_active(now):
+        return pb.SUBSCRIPTION_STATUS_ACTIVE
+    if s.in_grace(now, grace):
+        return pb.SUBSCRIPTION_STATUS_GRACE
+    return pb.SUBSCRIPTION_STATUS_EXPIRED
+
+
+def subscription_to_pb(
+    subscription: Subscription,
+    now: datetime,
+    grace: timedelta = timedelta(0),
+    in_use: int = 0,
+) -> pb.Subscription:
     s = subscription
     return pb.Subscription(
         id=str(s.id),
@@ -53,22 +95,54 @@ def subscription_to_pb(subscription: Subscription, now: datetime) -> pb.Subscrip
         plan_id=s.plan_id,
         tier=TIER_TO_PB[s.tier],
         devices=s.devices,
-        status=(
-            pb.SUBSCRIPTION_STATUS_ACTIVE if s.is_active(now) else pb.SUBSCRIPTION_STATUS_EXPIRED
-        ),
+        status=status_to_pb(s, now, grace),
         starts_at=timestamp(s.starts_at),
         ends_at=timestamp(s.ends_at),
         created_at=timestamp(s.created_at),
         features=list(s.features),
+        auto_renew=s.auto_renew,
+        devices_in_use=in_use,
+    )
+
+
+def order_to_pb(order: Order) -> pb.Order:
+    o = order
+    return pb.Order(
+        id=str(o.id),
+        plan_id=o.plan_id,
+        devices=o.devices,
+        term_months=o.term_months,
+        buyer_email=o.buyer_email,
+        region=o.region,
+        language=o.language,
+        currency=o.currency,
+        amount_minor=o.amount_minor,
+        status=_ORDER_STATUS[o.status],
+        payment_url=o.payment_url or "" if o.status is OrderStatus.PENDING else "",
+        subscription_id=str(o.subscription_id) if o.subscription_id else "",
+        created_at=timestamp(o.created_at),
     )
 
 
 class SubscriptionServicer(subscription_pb2_grpc.SubscriptionServiceServicer):
     """Each RPC calls one use case of ``SubscriptionServices``."""
 
-    def __init__(self, services: SubscriptionServices) -> None:
+    def __init__(
+        self,
+        services: SubscriptionServices,
+        orders: OrderServices,
+        seats: SeatServices,
+        lifecycle: LifecycleServices,
+    ) -> None:
         self._s = services
         self._now = services.now
+        self._orders = orders
+        self._seats = seats
+        self._life = lifecycle
+        self._grace = services.grace
+
+    def _sub(self, s: Subscription, in_use: int = 0) -> pb.Subscription:
+        return subscription_to_pb(s, self._now(), self._grace, in_use)
 
     async def ListPlans(
         self, request: pb.ListPlansRequest, context: Context
@@ -86,10 +160,9 @@ class SubscriptionServicer(subscription_pb2_grpc.SubscriptionServiceServicer):
         self, request: pb.ListSubscriptionsRequest, context: Context
     ) -> pb.ListSubscriptionsResponse:
         """The account's subscriptions, latest end first."""
-        subscriptions = await self._s.list_subscriptions(request.account_id)
-        now = self._now()
+        subscriptions, in_use = await self._s.list_subscriptions_with_seats(request.account_id)
         return pb.ListSubscriptionsResponse(
-            subscriptions=[subscription_to_pb(s, now) for s in subscriptions]
+            subscriptions=[self._sub(s, in_use.get(s.id, 0)) for s in subscriptions]
         )
 
     async def RedeemCode(
@@ -98,7 +171,7 @@ class SubscriptionServicer(subscription_pb2_grpc.SubscriptionServiceServicer):
         """Add an activation code to the account (new or renewed subscription)."""
         redeemed = await self._s.redeem(request.account_id, request.code)
         return pb.RedeemCodeResponse(
-            subscription=subscription_to_pb(redeemed.subscription, self._now()),
+            subscription=self._sub(redeemed.subscription),
             renewed=redeemed.renewed,
         )
 
@@ -136,13 +209,134 @@ class SubscriptionServicer(subscription_pb2_grpc.SubscriptionServiceServicer):
             entitlements=[entitlement_to_pb(e) for e in entitlements]
         )
 
+    # orders and payments
 
-def register(services: SubscriptionServices) -> Callable[[grpc.aio.Server], None]:
+    async def CreateOrder(
+        self, request: pb.CreateOrderRequest, context: Context
+    ) -> pb.CreateOrderResponse:
+        """A purchase order and the page where the buyer pays."""
+        order = await self._orders.create_order(
+            request.idempotency_key,
+            request.plan_id,
+            request.term_months,
+            request.devices,
+            request.buyer_email,
+            request.region,
+            request.language,
+            request.account_id,
+        )
+        return pb.CreateOrderResponse(order=order_to_pb(order))
+
+    async def GetOrder(self, request: pb.GetOrderRequest, context: Context) -> pb.GetOrderResponse:
+        """An order's status."""
+        return pb.GetOrderResponse(
+            order=order_to_pb(await self._orders.get_order(request.order_id))
+        )
+
+    async def RenewSubscription(
+        self, request: pb.RenewSubscriptionRequest, context: Context
+    ) -> pb.RenewSubscriptionResponse:
+        """A renewal purchase of one of the account's subscriptions."""
+        order = await self._orders.renew(
+            request.idempotency_key,
+            request.account_id,
+            request.subscription_id,
+            request.term_months,
+            request.region,
+            request.language,
+            request.buyer_email,
+        )
+        return pb.RenewSubscriptionResponse(order=order_to_pb(order))
+
+    async def ConfirmPayment(
+        self, request: pb.ConfirmPaymentRequest, context: Context
+    ) -> pb.ConfirmPaymentResponse:
+        """Apply the payment provider's verified notification once."""
+        order = await self._orders.confirm_payment(
+            request.provider,
+            request.event_id,
+            request.payment_id,
+            request.order_id,
+            request.outcome == pb.PAYMENT_OUTCOME_APPROVED,
+            request.amount_minor,
+            request.currency,
+            request.payment_method,
+        )
+        return pb.ConfirmPaymentResponse(order=order_to_pb(order))
+
+    # seats
+
+    async def ProtectDevice(
+        self, request: pb.ProtectDeviceRequest, context: Context
+    ) -> pb.ProtectDeviceResponse:
+        """Take a seat for a device."""
+        done = await self._seats.protect(
+            request.account_id, request.subscription_id, request.device_id, request.name
+        )
+        return pb.ProtectDeviceResponse(
+            subscription_id=str(done.subscription.id),
+            devices_in_use=done.in_use,
+            devices=done.subscription.devices,
+        )
+
+    async def UnprotectDevice(
+        self, request: pb.UnprotectDeviceRequest, context: Context
+    ) -> pb.UnprotectDeviceResponse:
+        """Free a device's seat."""
+        freed = await self._seats.unprotect(request.account_id, request.device_id)
+        return pb.UnprotectDeviceResponse(freed=freed)
+
+    async def ListDevices(
+        self, request: pb.ListDevicesRequest, context: Context
+    ) -> pb.ListDevicesResponse:
+        """The devices a subscription protects."""
+        seats = await self._seats.devices(request.account_id, request.subscription_id)
+        return pb.ListDevicesResponse(
+            devices=[
+                pb.Device(
+                    device_id=s.device_id, name=s.name, protected_at=timestamp(s.protected_at)
+                )
+                for s in seats
+            ]
+        )
+
+    # lifecycle
+
+    async def SetAutoRenew(
+        self, request: pb.SetAutoRenewRequest, context: Context
+    ) -> pb.SetAutoRenewResponse:
+        """Automatic renewal on or off."""
+        sub = await self._life.set_auto_renew(
+            request.account_id, request.subscription_id, request.auto_renew
+        )
+        return pb.SetAutoRenewResponse(subscription=self._sub(sub))
+
+    async def CancelSubscription(
+        self, request: pb.CancelSubscriptionRequest, context: Context
+    ) -> pb.CancelSubscriptionResponse:
+        """Stop one of the account's subscriptions."""
+        sub = await self._life.cancel(request.account_id, request.subscription_id)
+        return pb.CancelSubscriptionResponse(subscription=self._sub(sub))
+
+    async def RefundSubscription(
+        self, request: pb.RefundSubscriptionRequest, context: Context
+    ) -> pb.RefundSubscriptionResponse:
+        """Stop a subscription and mark it refunded (operators)."""
+        sub = await self._life.refund(request.subscription_id)
+        return pb.RefundSubscriptionResponse(subscription=self._sub(sub))
+
+
+def register(
+    services: SubscriptionServices,
+    orders: OrderServices,
+    seats: SeatServices,
+    lifecycle: LifecycleServices,
+) -> Callable[[grpc.aio.Server], None]:
     """The function ``ServiceHost.serve`` calls to add this servicer to its server."""
 
     def add(server: grpc.aio.Server) -> None:
         subscription_pb2_grpc.add_SubscriptionServiceServicer_to_server(
-            SubscriptionServicer(services), server
+            SubscriptionServicer(services, orders, seats, lifecycle), server
         )
 
     return add

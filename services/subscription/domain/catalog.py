@@ -127,3 +127,16 @@ def _option(raw: Any, where: str) -> PlanOption:
         _need(amount > 0, at, "amount must be positive")
         prices.append(Price(region, currency, amount))
     return PlanOption(devices, term, tuple(prices))
+
+
+def parse_plan(raw: Any) -> Plan:
+    """One plan as an operator sends it (the seed's shape), checked by the seed's rules."""
+    return _plan(raw, "plan")
+
+
+def parse_price(region: str, currency: str, amount_minor: int) -> Price:
+    """One price, checked by the seed's rules."""
+    option = _option(
+        {"devices": 1, "term_months": 1, "prices": {region: [currency, amount_minor]}}, "price"
+    )
+    return option.prices[0]

@@ -9,21 +9,25 @@ an entitlement whose ``valid_until`` has passed is simply not live, so expiry ne
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from subscription.domain.model import Entitlement, Plan, Subscription, Tier
 
 
-def derive(subscriptions: Iterable[Subscription], now: datetime) -> tuple[Entitlement, ...]:
-    """The account's entitlements from its subscriptions, sorted by feature."""
+def derive(
+    subscriptions: Iterable[Subscription], now: datetime, grace: timedelta = timedelta(0)
+) -> tuple[Entitlement, ...]:
+    """The account's entitlements from its live subscriptions, sorted by feature. A subscription
+    keeps working ``grace`` after its end; cancelled, refunded and expired ones give nothing."""
     best: dict[str, Entitlement] = {}
     for sub in subscriptions:
-        if not sub.is_active(now):
+        if not sub.is_active(now, grace):
             continue
+        until = sub.ends_at + grace
         for feature in sub.features:
             held = best.get(feature)
-            if held is None or (sub.ends_at, sub.tier) > (held.valid_until, held.tier):
-                best[feature] = Entitlement(feature, sub.id, sub.tier, sub.ends_at)
+            if held is None or (until, sub.tier) > (held.valid_until, held.tier):
+                best[feature] = Entitlement(feature, sub.id, sub.tier, until)
     return tuple(best[f] for f in sorted(best))
 
 

@@ -32,4 +32,52 @@ class EntitlementsChanged:
     occurred_at: datetime
 
 
-Event = SubscriptionActivated | SubscriptionRenewed | EntitlementsChanged
+@dataclass(frozen=True)
+class OrderCompleted:
+    """A paid purchase whose buyer's account identity must find or create."""
+
+    order_id: uuid.UUID
+    buyer_email: str
+    language: str
+    region: str
+    plan_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SubscriptionPurchased:
+    subscription: Subscription
+    order_id: uuid.UUID
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SubscriptionExpiring:
+    subscription: Subscription
+    days_left: int
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SubscriptionExpired:
+    subscription: Subscription
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SubscriptionCancelled:
+    subscription: Subscription
+    refunded: bool
+    occurred_at: datetime
+
+
+Event = (
+    SubscriptionActivated
+    | SubscriptionRenewed
+    | EntitlementsChanged
+    | OrderCompleted
+    | SubscriptionPurchased
+    | SubscriptionExpiring
+    | SubscriptionExpired
+    | SubscriptionCancelled
+)

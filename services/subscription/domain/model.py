@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
-from enum import IntEnum
+from datetime import datetime, timedelta
+from enum import IntEnum, StrEnum
 
 
 class Tier(IntEnum):
@@ -73,6 +73,15 @@ class Plan:
         )
 
 
+class SubscriptionStatus(StrEnum):
+    """What is stored; "in grace" is derived from the end and the clock."""
+
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
 @dataclass(frozen=True)
 class Subscription:
     id: uuid.UUID
@@ -84,9 +93,20 @@ class Subscription:
     starts_at: datetime
     ends_at: datetime
     created_at: datetime
+    status: SubscriptionStatus = SubscriptionStatus.ACTIVE
+    auto_renew: bool = False
+    # The payment provider's reusable token for automatic renewals (never a card number).
+    payment_method: str | None = None
+    order_id: uuid.UUID | None = None
 
-    def is_active(self, now: datetime) -> bool:
-        return self.ends_at > now
+    def is_active(self, now: datetime, grace: timedelta = timedelta(0)) -> bool:
+        """Whether it works at ``now``: not stopped, and its end (plus ``grace``) ahead."""
+        return self.status is SubscriptionStatus.ACTIVE and self.ends_at + grace > now
+
+    def in_grace(self, now: datetime, grace: timedelta) -> bool:
+        return (
+            self.status is SubscriptionStatus.ACTIVE and self.ends_at <= now < self.ends_at + grace
+        )
 
 
 @dataclass(frozen=True)
@@ -145,3 +165,48 @@ class Redeemed:
 class IssuedBatch:
     batch_id: uuid.UUID
     codes: tuple[str, ...] = field(default=())
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    DECLINED = "declined"
+    COMPLETED = "completed"
+
+
+class OrderKind(StrEnum):
+    PURCHASE = "purchase"
+    RENEWAL = "renewal"
+    AUTO_RENEWAL = "auto_renewal"
+
+
+@dataclass(frozen=True)
+class Order:
+    id: uuid.UUID
+    idempotency_key: str
+    request_hash: bytes
+    kind: OrderKind
+    plan_id: str
+    devices: int
+    term_months: int
+    buyer_email: str
+    region: str
+    language: str
+    currency: str
+    amount_minor: int
+    status: OrderStatus
+    created_at: datetime
+    account_id: uuid.UUID | None = None
+    subscription_id: uuid.UUID | None = None
+    payment_id: str | None = None
+    payment_url: str | None = None
+    payment_method: str | None = None
+
+
+@dataclass(frozen=True)
+class Seat:
+    subscription_id: uuid.UUID
+    account_id: uuid.UUID
+    device_id: str
+    name: str
+    protected_at: datetime

@@ -18,8 +18,10 @@ from subscription.domain.model import (
     Entitlement,
     EntitlementCheck,
     IssuedCode,
+    Order,
     Plan,
     RedeemThrottle,
+    Seat,
     Subscription,
 )
 
@@ -29,6 +31,15 @@ Clock = Callable[[], datetime]
 class Plans(Protocol):
     async def save_plans(self, plans: Sequence[Plan], now: datetime) -> None:
         """Upsert the catalog; plans not in ``plans`` go off sale (never deleted)."""
+        ...
+
+    async def save_plan(self, plan: Plan, now: datetime) -> None:
+        """Upsert one plan with its options and prices (replaced whole)."""
+        ...
+
+    async def swap_seed_digest(self, digest: bytes, now: datetime) -> bool:
+        """Record ``digest`` as the seed applied (locked until the transaction ends); False when
+        it was the one applied already."""
         ...
 
     async def plans(self) -> list[Plan]:
@@ -78,7 +89,11 @@ class Subscriptions(Protocol):
     async def insert_subscription(self, subscription: Subscription) -> None: ...
 
     async def update_subscription(self, subscription: Subscription, now: datetime) -> None:
-        """Store a renewed subscription's end, tier and features."""
+        """Store a subscription's end, tier, features, status, auto-renewal and account."""
+        ...
+
+    async def subscription_for_update(self, subscription_id: uuid.UUID) -> Subscription | None:
+        """The subscription, its row locked until the transaction ends."""
         ...
 
 
@@ -94,13 +109,85 @@ class Entitlements(Protocol):
         ...
 
 
+class Orders(Protocol):
+    async def insert_order(self, order: Order) -> bool:
+        """Store a new order; False when its idempotency key is taken (nothing stored)."""
+        ...
+
+    async def order_by_key(self, key: str) -> Order | None: ...
+
+    async def order(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None: ...
+
+    async def update_order(self, order: Order, now: datetime) -> None:
+        """Store an order's status, account, subscription and payment fields."""
+        ...
+
+    async def record_payment_event(
+        self, provider: str, event_id: str, order_id: uuid.UUID, now: datetime
+    ) -> bool:
+        """Remember a provider notification; False when it was seen before."""
+        ...
+
+
+class Seats(Protocol):
+    async def seats_of(self, subscription_id: uuid.UUID) -> list[Seat]: ...
+
+    async def seat_of_device(self, account_id: uuid.UUID, device_id: str) -> Seat | None: ...
+
+    async def insert_seat(self, seat: Seat) -> None: ...
+
+    async def delete_seat(self, account_id: uuid.UUID, device_id: str) -> bool: ...
+
+    async def delete_seats_of(self, subscription_id: uuid.UUID) -> int:
+        """Free every seat of a subscription; how many there were."""
+        ...
+
+    async def seats_in_use(self, subscription_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """Devices protected per subscription (subscriptions without any are left out)."""
+        ...
+
+
+class Schedule(Protocol):
+    async def try_lead(self) -> bool:
+        """Take the scheduler's lock for this transaction; False when another replica has it."""
+        ...
+
+    async def ending_between(
+        self, start: datetime, end: datetime, limit: int
+    ) -> list[Subscription]:
+        """Active subscriptions whose end falls in [start, end), earliest first."""
+        ...
+
+    async def record_reminder(
+        self, subscription_id: uuid.UUID, ends_at: datetime, days_before: int, now: datetime
+    ) -> bool:
+        """Note a reminder as sent; False when it was sent already."""
+        ...
+
+    async def record_renewal_attempt(
+        self, subscription_id: uuid.UUID, ends_at: datetime, order_id: uuid.UUID, now: datetime
+    ) -> bool:
+        """Note an automatic renewal attempt; False when one was made for this end already."""
+        ...
+
+
+class Mail(Protocol):
+    async def queue_mail(
+        self, to: str, template: str, language: str, values: dict[str, str]
+    ) -> None:
+        """Queue a message with the transaction's change."""
+        ...
+
+
 class Outbox(Protocol):
     async def publish(self, event: Event) -> None:
         """Queue the event with the transaction's change."""
         ...
 
 
-class Transaction(Plans, Codes, Subscriptions, Entitlements, Outbox, Protocol):
+class Transaction(
+    Plans, Codes, Subscriptions, Entitlements, Orders, Seats, Schedule, Mail, Outbox, Protocol
+):
     """Every storage operation, on one connection (inside a transaction or not)."""
 
 

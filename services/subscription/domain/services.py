@@ -9,18 +9,17 @@ transaction. A failed guess is counted in a transaction that commits before the 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from kabinet.errors import DomainError
 from subscription.config import RedeemSettings
 from subscription.domain import codes, errors, throttling
 from subscription.domain.dates import add_months, renewed_end
-from subscription.domain.entitlements import derive
 from subscription.domain.events import (
-    EntitlementsChanged,
     SubscriptionActivated,
     SubscriptionRenewed,
 )
@@ -30,9 +29,13 @@ from subscription.domain.model import (
     IssuedBatch,
     IssuedCode,
     Plan,
+    PlanOption,
+    Price,
     Redeemed,
     Subscription,
+    SubscriptionStatus,
 )
+from subscription.domain.orders import refresh_entitlements
 from subscription.domain.ports import Clock, Store, Transaction
 
 _FEATURE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -56,10 +59,17 @@ def parse_feature(feature: str) -> str:
 class SubscriptionServices:
     """Every use case, on one store and clock."""
 
-    def __init__(self, store: Store, clock: Clock, rules: RedeemSettings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        rules: RedeemSettings,
+        grace: timedelta = timedelta(0),
+    ) -> None:
         self.store = store
         self._clock = clock
         self._rules = rules
+        self.grace = grace
 
     def now(self) -> datetime:
         """The use cases' clock (the transport says "active" or "expired" by it)."""
@@ -67,10 +77,55 @@ class SubscriptionServices:
 
     # catalog
 
-    async def seed_plans(self, plans: Sequence[Plan]) -> None:
-        """Make the database's catalog the seed's (idempotent; every replica runs it)."""
+    async def seed_plans(self, plans: Sequence[Plan]) -> bool:
+        """Make the database's catalog the seed's when the seed changed since it was last
+        applied (every replica runs it; operators' changes through the admin RPCs stay until the
+        seed file changes). True when it was applied."""
+        digest = hashlib.sha256(repr(tuple(plans)).encode()).digest()
         async with self.store.transaction() as tx:
+            if not await tx.swap_seed_digest(digest, self._clock()):
+                return False
             await tx.save_plans(plans, self._clock())
+        return True
+
+    async def save_plan(self, plan: Plan) -> Plan:
+        """Operators: create a plan or replace it whole."""
+        async with self.store.transaction() as tx:
+            await tx.save_plan(plan, self._clock())
+            saved = await tx.plan(plan.id)
+        assert saved is not None
+        return saved
+
+    async def set_price(self, plan_id: str, devices: int, term_months: int, price: Price) -> Plan:
+        """Operators: one option's price in one region (the option is added when new)."""
+        async with self.store.transaction() as tx:
+            plan = await tx.plan(plan_id.strip().lower())
+            if plan is None:
+                raise errors.plan_not_found(plan_id)
+            option = plan.option(devices, term_months) or PlanOption(devices, term_months)
+            prices = (*(p for p in option.prices if p.region != price.region), price)
+            changed = PlanOption(devices, term_months, prices)
+            options = tuple(
+                o
+                for o in plan.options
+                if o is not option and (o.devices, o.term_months) != (devices, term_months)
+            )
+            updated = dataclasses.replace(plan, options=(*options, changed))
+            await tx.save_plan(updated, self._clock())
+            saved = await tx.plan(plan.id)
+        assert saved is not None
+        return saved
+
+    async def set_on_sale(self, plan_id: str, on_sale: bool) -> Plan:
+        """Operators: a plan on sale or off it."""
+        async with self.store.transaction() as tx:
+            plan = await tx.plan(plan_id.strip().lower())
+            if plan is None:
+                raise errors.plan_not_found(plan_id)
+            await tx.save_plan(dataclasses.replace(plan, on_sale=on_sale), self._clock())
+            saved = await tx.plan(plan.id)
+        assert saved is not None
+        return saved
 
     async def list_plans(self, region: str = "") -> list[Plan]:
         """The plans on sale, with the options priced in ``region`` (every region when empty)."""
@@ -182,6 +237,11 @@ class SubscriptionServices:
                 tier=plan.tier,
                 features=plan.features,
                 ends_at=renewed_end(current.ends_at, now, issued.term_months),
+                status=(
+                    SubscriptionStatus.ACTIVE
+                    if current.status is SubscriptionStatus.EXPIRED
+                    else current.status
+                ),
             )
             await tx.update_subscription(subscription, now)
             await tx.publish(SubscriptionRenewed(subscription, current.ends_at, code.prefix, now))
@@ -192,10 +252,7 @@ class SubscriptionServices:
     async def _refresh_entitlements(
         self, tx: Transaction, account: uuid.UUID, now: datetime
     ) -> None:
-        """Rewrite the account's read model from its subscriptions and say so."""
-        entitlements = derive(await tx.subscriptions_of(account), now)
-        await tx.replace_entitlements(account, entitlements)
-        await tx.publish(EntitlementsChanged(account, entitlements, now))
+        await refresh_entitlements(tx, account, now, self.grace)
 
     # subscriptions and entitlements
 
@@ -203,6 +260,16 @@ class SubscriptionServices:
         account = parse_account_id(account_id)
         async with self.store.connection() as db:
             return await db.subscriptions_of(account)
+
+    async def list_subscriptions_with_seats(
+        self, account_id: str
+    ) -> tuple[list[Subscription], dict[uuid.UUID, int]]:
+        """The account's subscriptions and how many devices each protects."""
+        account = parse_account_id(account_id)
+        async with self.store.connection() as db:
+            subscriptions = await db.subscriptions_of(account)
+            in_use = await db.seats_in_use([s.id for s in subscriptions])
+        return subscriptions, in_use
 
     async def check_entitlement(self, account_id: str, feature: str) -> EntitlementCheck:
         """Whether the account may use ``feature`` now, or which tier would let it."""

@@ -12,7 +12,12 @@ from kabinet.subscription.v1 import subscription_pb2 as pb
 from subscription.domain.events import (
     EntitlementsChanged,
     Event,
+    OrderCompleted,
     SubscriptionActivated,
+    SubscriptionCancelled,
+    SubscriptionExpired,
+    SubscriptionExpiring,
+    SubscriptionPurchased,
     SubscriptionRenewed,
 )
 from subscription.domain.model import Entitlement, Tier
@@ -21,7 +26,22 @@ SUBSCRIPTION_ACTIVATED = "subscription.subscription.activated"
 SUBSCRIPTION_RENEWED = "subscription.subscription.renewed"
 ENTITLEMENTS_CHANGED = "subscription.entitlements.changed"
 
-SUBJECTS = (SUBSCRIPTION_ACTIVATED, SUBSCRIPTION_RENEWED, ENTITLEMENTS_CHANGED)
+ORDER_COMPLETED = "subscription.order.completed"
+SUBSCRIPTION_PURCHASED = "subscription.subscription.purchased"
+SUBSCRIPTION_EXPIRING = "subscription.subscription.expiring"
+SUBSCRIPTION_EXPIRED = "subscription.subscription.expired"
+SUBSCRIPTION_CANCELLED = "subscription.subscription.cancelled"
+
+SUBJECTS = (
+    SUBSCRIPTION_ACTIVATED,
+    SUBSCRIPTION_RENEWED,
+    ENTITLEMENTS_CHANGED,
+    ORDER_COMPLETED,
+    SUBSCRIPTION_PURCHASED,
+    SUBSCRIPTION_EXPIRING,
+    SUBSCRIPTION_EXPIRED,
+    SUBSCRIPTION_CANCELLED,
+)
 
 TIER_TO_PB = {
     Tier.STANDARD: pb.TIER_STANDARD,
@@ -77,6 +97,48 @@ def to_message(event: Event) -> tuple[str, Message]:
             return ENTITLEMENTS_CHANGED, events_pb2.EntitlementsChanged(
                 account_id=str(event.account_id),
                 entitlements=[entitlement_to_pb(e) for e in event.entitlements],
+                occurred_at=at,
+            )
+        case OrderCompleted():
+            return ORDER_COMPLETED, events_pb2.OrderCompleted(
+                order_id=str(event.order_id),
+                buyer_email=event.buyer_email,
+                language=event.language,
+                region=event.region,
+                plan_id=event.plan_id,
+                occurred_at=at,
+            )
+        case SubscriptionPurchased(subscription=s):
+            return SUBSCRIPTION_PURCHASED, events_pb2.SubscriptionPurchased(
+                subscription_id=str(s.id),
+                account_id=str(s.account_id),
+                tier=TIER_TO_PB[s.tier],
+                devices=s.devices,
+                ends_at=timestamp(s.ends_at),
+                occurred_at=at,
+                order_id=str(event.order_id),
+                plan_id=s.plan_id,
+            )
+        case SubscriptionExpiring(subscription=s):
+            return SUBSCRIPTION_EXPIRING, events_pb2.SubscriptionExpiring(
+                subscription_id=str(s.id),
+                account_id=str(s.account_id),
+                days_left=event.days_left,
+                ends_at=timestamp(s.ends_at),
+                occurred_at=at,
+            )
+        case SubscriptionExpired(subscription=s):
+            return SUBSCRIPTION_EXPIRED, events_pb2.SubscriptionExpired(
+                subscription_id=str(s.id),
+                account_id=str(s.account_id),
+                ends_at=timestamp(s.ends_at),
+                occurred_at=at,
+            )
+        case SubscriptionCancelled(subscription=s):
+            return SUBSCRIPTION_CANCELLED, events_pb2.SubscriptionCancelled(
+                subscription_id=str(s.id),
+                account_id=str(s.account_id),
+                refunded=event.refunded,
                 occurred_at=at,
             )
     raise TypeError(f"not a subscription event: {event!r}")

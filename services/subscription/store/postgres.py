@@ -15,6 +15,7 @@ from typing import cast
 
 import asyncpg
 
+from kabinet.batching import QueryBatcher
 from kabinet.events.outbox import publish_event
 from subscription.domain.events import Event
 from subscription.domain.model import (
@@ -26,39 +27,62 @@ from subscription.domain.model import (
     Price,
     RedeemThrottle,
     Subscription,
+    SubscriptionStatus,
     Tier,
 )
 from subscription.events.outgoing import to_message
+from subscription.store.orders import SUBSCRIPTION_COLUMNS, OrderQueries
 
 # Replicas starting together load the seed one after the other.
 SEED_LOCK = int.from_bytes(hashlib.sha256(b"subscription:seed").digest()[:8], "big", signed=True)
 
 _SUBSCRIPTIONS_OF = (
-    "SELECT id, account_id, plan_id, tier, devices, features, starts_at, ends_at, created_at"
+    f"SELECT {SUBSCRIPTION_COLUMNS}"  # noqa: S608 - constant column list
     " FROM subscriptions WHERE account_id = $1 ORDER BY ends_at DESC, id"
 )
-_SUBSCRIPTION_BY_ID = (
-    "SELECT id, account_id, plan_id, tier, devices, features, starts_at, ends_at, created_at"
-    " FROM subscriptions WHERE id = $1"
-)
+_SUBSCRIPTION_BY_ID = f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1"  # noqa: S608 - constant column list
+# A code renews the latest subscription of its plan and devices that is not cancelled.
 _RENEWABLE = (
-    "SELECT id, account_id, plan_id, tier, devices, features, starts_at, ends_at, created_at"
+    f"SELECT {SUBSCRIPTION_COLUMNS}"  # noqa: S608 - constant column list
     " FROM subscriptions WHERE account_id = $1 AND plan_id = $2 AND devices = $3"
-    " ORDER BY ends_at DESC LIMIT 1 FOR UPDATE"
+    " AND status IN ('active', 'expired') ORDER BY ends_at DESC LIMIT 1 FOR UPDATE"
 )
 _CODE_FOR_UPDATE = (
     "SELECT code_hash, prefix, plan_id, devices, term_months, batch_id, created_at, redeemed_by,"
     " redeemed_at, subscription_id, renewal FROM activation_codes WHERE code_hash = $1 FOR UPDATE"
 )
 
-# The hot path: the live entitlement and, in the same round trip, the cheapest tier that has it.
-_CHECK = (
-    "SELECT e.subscription_id, e.tier, e.valid_until,"
-    " (SELECT p.tier FROM plans p WHERE p.on_sale AND $2 = ANY (p.features)"
+# The hot path: for many (account, feature) questions at once, the entitlement and, in the same
+# round trip, the cheapest tier that has the feature. Whether it is live is decided per question
+# (each has its own "now").
+_CHECK_MANY = (
+    "SELECT q.i, e.subscription_id, e.tier, e.valid_until,"
+    " (SELECT p.tier FROM plans p WHERE p.on_sale AND q.feature = ANY (p.features)"
     "  ORDER BY p.rank LIMIT 1) AS required_tier"
-    " FROM (SELECT 1) AS one"
-    " LEFT JOIN entitlements e ON e.account_id = $1 AND e.feature = $2 AND e.valid_until > $3"
+    " FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS q (account_id, feature, i)"
+    " LEFT JOIN entitlements e ON e.account_id = q.account_id AND e.feature = q.feature"
+    " ORDER BY q.i"
 )
+
+Question = tuple[uuid.UUID, str, datetime]
+
+
+async def check_many(
+    conn: asyncpg.Connection, questions: Sequence[Question]
+) -> list[EntitlementCheck]:
+    """Answer every (account, feature, now) question with one query."""
+    rows = await conn.fetch(_CHECK_MANY, [q[0] for q in questions], [q[1] for q in questions])
+    answers = []
+    for (_, feature, now), row in zip(questions, rows, strict=True):
+        required = Tier.from_key(row["required_tier"]) if row["required_tier"] else None
+        if row["subscription_id"] is None or row["valid_until"] <= now:
+            answers.append(EntitlementCheck(None, required))
+            continue
+        entitlement = Entitlement(
+            feature, row["subscription_id"], Tier.from_key(row["tier"]), row["valid_until"]
+        )
+        answers.append(EntitlementCheck(entitlement, required))
+    return answers
 
 
 def _subscription(row: asyncpg.Record) -> Subscription:
@@ -72,6 +96,10 @@ def _subscription(row: asyncpg.Record) -> Subscription:
         starts_at=row["starts_at"],
         ends_at=row["ends_at"],
         created_at=row["created_at"],
+        status=SubscriptionStatus(row["status"]),
+        auto_renew=row["auto_renew"],
+        payment_method=row["payment_method"],
+        order_id=row["order_id"],
     )
 
 
@@ -105,6 +133,15 @@ class PostgresStore:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        # No minimum interval: a query starts one loop turn after the first check waiting for
+        # it (at 2,000 checks a second that measured p50 1 ms, p99 4 ms; 1 ms apart doubled p50).
+        self._checks: QueryBatcher[Question, EntitlementCheck] = QueryBatcher(
+            pool, check_many, min_interval=0.0
+        )
+
+    async def close(self) -> None:
+        """Return the connection the entitlement checks keep (before the pool closes)."""
+        await self._checks.close()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
@@ -119,62 +156,70 @@ class PostgresStore:
     async def check_entitlement(
         self, account_id: uuid.UUID, feature: str, now: datetime
     ) -> EntitlementCheck:
-        row = await self._pool.fetchrow(_CHECK, account_id, feature, now)
-        assert row is not None
-        required = Tier.from_key(row["required_tier"]) if row["required_tier"] else None
-        if row["subscription_id"] is None:
-            return EntitlementCheck(None, required)
-        entitlement = Entitlement(
-            feature, row["subscription_id"], Tier.from_key(row["tier"]), row["valid_until"]
-        )
-        return EntitlementCheck(entitlement, required)
+        return await self._checks.ask((account_id, feature, now))
 
 
-class PostgresTransaction:
+class PostgresTransaction(OrderQueries):
     """Every port method on one connection."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
+    def _subscription(self, row: asyncpg.Record) -> Subscription:
+        return _subscription(row)
+
     # plans
 
     async def save_plans(self, plans: Sequence[Plan], now: datetime) -> None:
-        await self._conn.execute("SELECT pg_advisory_xact_lock($1)", SEED_LOCK)
         for plan in plans:
-            await self._conn.execute(
-                "INSERT INTO plans (id, tier, rank, name, name_ru, features, on_sale, updated_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                " ON CONFLICT (id) DO UPDATE SET tier = $2, rank = $3, name = $4, name_ru = $5,"
-                " features = $6, on_sale = $7, updated_at = $8",
-                plan.id,
-                plan.tier.key,
-                int(plan.tier),
-                plan.name,
-                plan.name_ru,
-                list(plan.features),
-                plan.on_sale,
-                now,
-            )
-            # Options and prices are replaced whole (prices cascade with their option).
-            await self._conn.execute("DELETE FROM plan_options WHERE plan_id = $1", plan.id)
-            await self._conn.executemany(
-                "INSERT INTO plan_options (plan_id, devices, term_months) VALUES ($1, $2, $3)",
-                [(plan.id, o.devices, o.term_months) for o in plan.options],
-            )
-            await self._conn.executemany(
-                "INSERT INTO plan_prices"
-                " (plan_id, devices, term_months, region, currency, amount_minor)"
-                " VALUES ($1, $2, $3, $4, $5, $6)",
-                [
-                    (plan.id, o.devices, o.term_months, p.region, p.currency, p.amount_minor)
-                    for o in plan.options
-                    for p in o.prices
-                ],
-            )
+            await self.save_plan(plan, now)
         await self._conn.execute(
             "UPDATE plans SET on_sale = false, updated_at = $2 WHERE on_sale AND id <> ALL ($1)",
             [p.id for p in plans],
             now,
+        )
+
+    async def swap_seed_digest(self, digest: bytes, now: datetime) -> bool:
+        await self._conn.execute("SELECT pg_advisory_xact_lock($1)", SEED_LOCK)
+        changed = await self._conn.fetchval(
+            "INSERT INTO catalog_seed (id, digest, applied_at) VALUES (true, $1, $2)"
+            " ON CONFLICT (id) DO UPDATE SET digest = $1, applied_at = $2"
+            " WHERE catalog_seed.digest <> $1 RETURNING true",
+            digest,
+            now,
+        )
+        return bool(changed)
+
+    async def save_plan(self, plan: Plan, now: datetime) -> None:
+        await self._conn.execute(
+            "INSERT INTO plans (id, tier, rank, name, name_ru, features, on_sale, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            " ON CONFLICT (id) DO UPDATE SET tier = $2, rank = $3, name = $4, name_ru = $5,"
+            " features = $6, on_sale = $7, updated_at = $8",
+            plan.id,
+            plan.tier.key,
+            int(plan.tier),
+            plan.name,
+            plan.name_ru,
+            list(plan.features),
+            plan.on_sale,
+            now,
+        )
+        # Options and prices are replaced whole (prices cascade with their option).
+        await self._conn.execute("DELETE FROM plan_options WHERE plan_id = $1", plan.id)
+        await self._conn.executemany(
+            "INSERT INTO plan_options (plan_id, devices, term_months) VALUES ($1, $2, $3)",
+            [(plan.id, o.devices, o.term_months) for o in plan.options],
+        )
+        await self._conn.executemany(
+            "INSERT INTO plan_prices"
+            " (plan_id, devices, term_months, region, currency, amount_minor)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            [
+                (plan.id, o.devices, o.term_months, p.region, p.currency, p.amount_minor)
+                for o in plan.options
+                for p in o.prices
+            ],
         )
 
     async def plans(self) -> list[Plan]:
@@ -308,8 +353,8 @@ class PostgresTransaction:
         s = subscription
         await self._conn.execute(
             "INSERT INTO subscriptions (id, account_id, plan_id, tier, devices, features,"
-            " starts_at, ends_at, created_at, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+            " starts_at, ends_at, created_at, updated_at, status, auto_renew, payment_method,"
+            " order_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13)",
             s.id,
             s.account_id,
             s.plan_id,
@@ -319,19 +364,30 @@ class PostgresTransaction:
             s.starts_at,
             s.ends_at,
             s.created_at,
+            s.status.value,
+            s.auto_renew,
+            s.payment_method,
+            s.order_id,
         )
 
     async def update_subscription(self, subscription: Subscription, now: datetime) -> None:
         s = subscription
         await self._conn.execute(
-            "UPDATE subscriptions SET tier = $2, features = $3, ends_at = $4, updated_at = $5"
-            " WHERE id = $1",
+            "UPDATE subscriptions SET tier = $2, features = $3, ends_at = $4, updated_at = $5,"
+            " status = $6, auto_renew = $7, payment_method = $8 WHERE id = $1",
             s.id,
             s.tier.key,
             list(s.features),
             s.ends_at,
             now,
+            s.status.value,
+            s.auto_renew,
+            s.payment_method,
         )
+
+    async def subscription_for_update(self, subscription_id: uuid.UUID) -> Subscription | None:
+        row = await self._conn.fetchrow(_SUBSCRIPTION_BY_ID + " FOR UPDATE", subscription_id)
+        return None if row is None else _subscription(row)
 
     # entitlements
 

@@ -24,10 +24,15 @@ from subscription.domain.model import (
     Entitlement,
     EntitlementCheck,
     IssuedCode,
+    Order,
     Plan,
     RedeemThrottle,
+    Seat,
     Subscription,
+    SubscriptionStatus,
 )
+from subscription.domain.orders import OrderServices
+from subscription.domain.payments import CreatedPayment, PaymentFailedError, PaymentRequest
 from subscription.domain.services import SubscriptionServices
 
 
@@ -52,6 +57,15 @@ class State:
     entitlements: dict[uuid.UUID, list[Entitlement]] = field(default_factory=dict)
     throttle: dict[uuid.UUID, RedeemThrottle] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    seed_digest: bytes = b""
+    orders: dict[uuid.UUID, Order] = field(default_factory=dict)
+    payment_events: set[tuple[str, str]] = field(default_factory=set)
+    seats: dict[tuple[uuid.UUID, str], Seat] = field(default_factory=dict)
+    reminders: set[tuple[uuid.UUID, datetime, int]] = field(default_factory=set)
+    renewal_attempts: set[tuple[uuid.UUID, datetime]] = field(default_factory=set)
+    mail: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
+    # The scheduler's advisory lock: held by another replica when True.
+    lock_taken: bool = False
 
 
 class FakeTransaction:
@@ -64,6 +78,15 @@ class FakeTransaction:
             self.s.plans[plan.id] = dataclasses.replace(plan, on_sale=False)
         for plan in plans:
             self.s.plans[plan.id] = plan
+
+    async def save_plan(self, plan: Plan, now: datetime) -> None:
+        self.s.plans[plan.id] = plan
+
+    async def swap_seed_digest(self, digest: bytes, now: datetime) -> bool:
+        if self.s.seed_digest == digest:
+            return False
+        self.s.seed_digest = digest
+        return True
 
     async def plans(self) -> list[Plan]:
         return sorted(self.s.plans.values(), key=lambda p: (p.tier, p.id))
@@ -143,6 +166,102 @@ class FakeTransaction:
         assert self.in_transaction, "events are written with the change they report"
         self.s.events.append(event)
 
+    async def subscription_for_update(self, subscription_id: uuid.UUID) -> Subscription | None:
+        return self.s.subscriptions.get(subscription_id)
+
+    # orders
+
+    async def insert_order(self, order: Order) -> bool:
+        assert self.in_transaction
+        if any(o.idempotency_key == order.idempotency_key for o in self.s.orders.values()):
+            return False
+        self.s.orders[order.id] = order
+        return True
+
+    async def order_by_key(self, key: str) -> Order | None:
+        return next((o for o in self.s.orders.values() if o.idempotency_key == key), None)
+
+    async def order(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
+        return self.s.orders.get(order_id)
+
+    async def update_order(self, order: Order, now: datetime) -> None:
+        assert self.in_transaction
+        self.s.orders[order.id] = order
+
+    async def record_payment_event(
+        self, provider: str, event_id: str, order_id: uuid.UUID, now: datetime
+    ) -> bool:
+        if (provider, event_id) in self.s.payment_events:
+            return False
+        self.s.payment_events.add((provider, event_id))
+        return True
+
+    # seats
+
+    async def seats_of(self, subscription_id: uuid.UUID) -> list[Seat]:
+        return [s for s in self.s.seats.values() if s.subscription_id == subscription_id]
+
+    async def seat_of_device(self, account_id: uuid.UUID, device_id: str) -> Seat | None:
+        return self.s.seats.get((account_id, device_id))
+
+    async def insert_seat(self, seat: Seat) -> None:
+        assert (seat.account_id, seat.device_id) not in self.s.seats
+        self.s.seats[(seat.account_id, seat.device_id)] = seat
+
+    async def delete_seat(self, account_id: uuid.UUID, device_id: str) -> bool:
+        return self.s.seats.pop((account_id, device_id), None) is not None
+
+    async def delete_seats_of(self, subscription_id: uuid.UUID) -> int:
+        mine = [k for k, v in self.s.seats.items() if v.subscription_id == subscription_id]
+        for key in mine:
+            del self.s.seats[key]
+        return len(mine)
+
+    async def seats_in_use(self, subscription_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        counts: dict[uuid.UUID, int] = {}
+        for seat in self.s.seats.values():
+            if seat.subscription_id in subscription_ids:
+                counts[seat.subscription_id] = counts.get(seat.subscription_id, 0) + 1
+        return counts
+
+    # the scheduler
+
+    async def try_lead(self) -> bool:
+        return not self.s.lock_taken
+
+    async def ending_between(
+        self, start: datetime, end: datetime, limit: int
+    ) -> list[Subscription]:
+        found = [
+            s
+            for s in self.s.subscriptions.values()
+            if s.status is SubscriptionStatus.ACTIVE and start <= s.ends_at < end
+        ]
+        return sorted(found, key=lambda s: s.ends_at)[:limit]
+
+    async def record_reminder(
+        self, subscription_id: uuid.UUID, ends_at: datetime, days_before: int, now: datetime
+    ) -> bool:
+        key = (subscription_id, ends_at, days_before)
+        if key in self.s.reminders:
+            return False
+        self.s.reminders.add(key)
+        return True
+
+    async def record_renewal_attempt(
+        self, subscription_id: uuid.UUID, ends_at: datetime, order_id: uuid.UUID, now: datetime
+    ) -> bool:
+        if (subscription_id, ends_at) in self.s.renewal_attempts:
+            return False
+        self.s.renewal_attempts.add((subscription_id, ends_at))
+        return True
+
+    async def queue_mail(
+        self, to: str, template: str, language: str, values: dict[str, str]
+    ) -> None:
+        assert self.in_transaction, "mail is queued with the change it reports"
+        self.s.mail.append((to, template, language, values))
+
 
 class FakeStore:
     def __init__(self) -> None:
@@ -152,6 +271,7 @@ class FakeStore:
     async def transaction(self) -> AsyncIterator[FakeTransaction]:
         working = copy.deepcopy(self.state)
         yield FakeTransaction(working, in_transaction=True)
+        working.lock_taken = self.state.lock_taken
         self.state = working
 
     @asynccontextmanager
@@ -191,3 +311,36 @@ async def services(store: FakeStore, clock: FakeClock) -> SubscriptionServices:
     built = SubscriptionServices(store, clock, RULES)
     await built.seed_plans(read_seed(DEFAULT_SEED))
     return built
+
+
+class FakeProvider:
+    """The payment provider port: remembers what it was asked; fails when told to."""
+
+    name = "sandbox"
+
+    def __init__(self) -> None:
+        self.requests: list[PaymentRequest] = []
+        self.down = False
+
+    async def create_payment(self, request: PaymentRequest) -> CreatedPayment:
+        if self.down:
+            raise PaymentFailedError("down")
+        self.requests.append(request)
+        payment_id = f"pay_{request.order_id.hex[:12]}"
+        url = None if request.payment_method else f"https://psp.test/pay/{payment_id}"
+        return CreatedPayment(payment_id, url)
+
+
+@pytest.fixture
+def provider() -> FakeProvider:
+    return FakeProvider()
+
+
+GRACE = timedelta(days=7)
+
+
+@pytest.fixture
+def orders(
+    services: SubscriptionServices, store: FakeStore, clock: FakeClock, provider: FakeProvider
+) -> OrderServices:
+    return OrderServices(store, clock, provider, "https://kabinet.test/api/v1/orders", GRACE)

@@ -69,10 +69,14 @@ class SubscriptionPurchased(_message.Message):
     DEVICES_FIELD_NUMBER: _builtins.int
     ENDS_AT_FIELD_NUMBER: _builtins.int
     OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
     subscription_id: _builtins.str
     account_id: _builtins.str
     tier: _subscription_pb2.Tier.ValueType
     devices: _builtins.int
+    order_id: _builtins.str
+    plan_id: _builtins.str
     @_builtins.property
     def ends_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -86,10 +90,12 @@ class SubscriptionPurchased(_message.Message):
         devices: _builtins.int = ...,
         ends_at: _timestamp_pb2.Timestamp | None = ...,
         occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        order_id: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ends_at", b"ends_at", "occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "devices", b"devices", "ends_at", b"ends_at", "occurred_at", b"occurred_at", "subscription_id", b"subscription_id", "tier", b"tier"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "devices", b"devices", "ends_at", b"ends_at", "occurred_at", b"occurred_at", "order_id", b"order_id", "plan_id", b"plan_id", "subscription_id", b"subscription_id", "tier", b"tier"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -220,3 +226,101 @@ class EntitlementsChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EntitlementsChanged: _TypeAlias = EntitlementsChanged  # noqa: Y015
+
+@_typing.final
+class SubscriptionExpiring(_message.Message):
+    """subscription.subscription.expiring: a reminder went out (30, 7 or 1 days before the end)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    DAYS_LEFT_FIELD_NUMBER: _builtins.int
+    ENDS_AT_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    subscription_id: _builtins.str
+    account_id: _builtins.str
+    days_left: _builtins.int
+    @_builtins.property
+    def ends_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        subscription_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        days_left: _builtins.int = ...,
+        ends_at: _timestamp_pb2.Timestamp | None = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ends_at", b"ends_at", "occurred_at", b"occurred_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "days_left", b"days_left", "ends_at", b"ends_at", "occurred_at", b"occurred_at", "subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubscriptionExpiring: _TypeAlias = SubscriptionExpiring  # noqa: Y015
+
+@_typing.final
+class SubscriptionExpired(_message.Message):
+    """subscription.subscription.expired: the grace period after the end has passed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    ENDS_AT_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    subscription_id: _builtins.str
+    account_id: _builtins.str
+    @_builtins.property
+    def ends_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        subscription_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        ends_at: _timestamp_pb2.Timestamp | None = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ends_at", b"ends_at", "occurred_at", b"occurred_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "ends_at", b"ends_at", "occurred_at", b"occurred_at", "subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubscriptionExpired: _TypeAlias = SubscriptionExpired  # noqa: Y015
+
+@_typing.final
+class SubscriptionCancelled(_message.Message):
+    """subscription.subscription.cancelled"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    REFUNDED_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    subscription_id: _builtins.str
+    account_id: _builtins.str
+    refunded: _builtins.bool
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        subscription_id: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        refunded: _builtins.bool = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "occurred_at", b"occurred_at", "refunded", b"refunded", "subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubscriptionCancelled: _TypeAlias = SubscriptionCancelled  # noqa: Y015

@@ -50,6 +50,10 @@ class _SubscriptionStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Su
     """Its end is in the future."""
     SUBSCRIPTION_STATUS_EXPIRED: _SubscriptionStatus.ValueType  # 2
     """Its end has passed; a code of the same plan renews it from the day of the renewal."""
+    SUBSCRIPTION_STATUS_GRACE: _SubscriptionStatus.ValueType  # 3
+    """Its end has passed but the grace period has not: it still works, a renewal is due."""
+    SUBSCRIPTION_STATUS_CANCELLED: _SubscriptionStatus.ValueType  # 4
+    SUBSCRIPTION_STATUS_REFUNDED: _SubscriptionStatus.ValueType  # 5
 
 class SubscriptionStatus(_SubscriptionStatus, metaclass=_SubscriptionStatusEnumTypeWrapper): ...
 
@@ -58,7 +62,55 @@ SUBSCRIPTION_STATUS_ACTIVE: SubscriptionStatus.ValueType  # 1
 """Its end is in the future."""
 SUBSCRIPTION_STATUS_EXPIRED: SubscriptionStatus.ValueType  # 2
 """Its end has passed; a code of the same plan renews it from the day of the renewal."""
+SUBSCRIPTION_STATUS_GRACE: SubscriptionStatus.ValueType  # 3
+"""Its end has passed but the grace period has not: it still works, a renewal is due."""
+SUBSCRIPTION_STATUS_CANCELLED: SubscriptionStatus.ValueType  # 4
+SUBSCRIPTION_STATUS_REFUNDED: SubscriptionStatus.ValueType  # 5
 Global___SubscriptionStatus: _TypeAlias = SubscriptionStatus  # noqa: Y015
+
+class _OrderStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OrderStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ORDER_STATUS_UNSPECIFIED: _OrderStatus.ValueType  # 0
+    ORDER_STATUS_PENDING: _OrderStatus.ValueType  # 1
+    """Waiting for the buyer to pay."""
+    ORDER_STATUS_PAID: _OrderStatus.ValueType  # 2
+    """Paid; the subscription is attached once the buyer's account is known."""
+    ORDER_STATUS_DECLINED: _OrderStatus.ValueType  # 3
+    ORDER_STATUS_COMPLETED: _OrderStatus.ValueType  # 4
+    """Paid and on the buyer's account."""
+
+class OrderStatus(_OrderStatus, metaclass=_OrderStatusEnumTypeWrapper): ...
+
+ORDER_STATUS_UNSPECIFIED: OrderStatus.ValueType  # 0
+ORDER_STATUS_PENDING: OrderStatus.ValueType  # 1
+"""Waiting for the buyer to pay."""
+ORDER_STATUS_PAID: OrderStatus.ValueType  # 2
+"""Paid; the subscription is attached once the buyer's account is known."""
+ORDER_STATUS_DECLINED: OrderStatus.ValueType  # 3
+ORDER_STATUS_COMPLETED: OrderStatus.ValueType  # 4
+"""Paid and on the buyer's account."""
+Global___OrderStatus: _TypeAlias = OrderStatus  # noqa: Y015
+
+class _PaymentOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PaymentOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PaymentOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PAYMENT_OUTCOME_UNSPECIFIED: _PaymentOutcome.ValueType  # 0
+    PAYMENT_OUTCOME_APPROVED: _PaymentOutcome.ValueType  # 1
+    PAYMENT_OUTCOME_DECLINED: _PaymentOutcome.ValueType  # 2
+
+class PaymentOutcome(_PaymentOutcome, metaclass=_PaymentOutcomeEnumTypeWrapper): ...
+
+PAYMENT_OUTCOME_UNSPECIFIED: PaymentOutcome.ValueType  # 0
+PAYMENT_OUTCOME_APPROVED: PaymentOutcome.ValueType  # 1
+PAYMENT_OUTCOME_DECLINED: PaymentOutcome.ValueType  # 2
+Global___PaymentOutcome: _TypeAlias = PaymentOutcome  # noqa: Y015
 
 @_typing.final
 class Price(_message.Message):
@@ -251,12 +303,16 @@ class Subscription(_message.Message):
     ENDS_AT_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     FEATURES_FIELD_NUMBER: _builtins.int
+    AUTO_RENEW_FIELD_NUMBER: _builtins.int
+    DEVICES_IN_USE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     account_id: _builtins.str
     plan_id: _builtins.str
     tier: Global___Tier.ValueType
     devices: _builtins.int
     status: Global___SubscriptionStatus.ValueType
+    auto_renew: _builtins.bool
+    devices_in_use: _builtins.int
     @_builtins.property
     def starts_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -280,10 +336,12 @@ class Subscription(_message.Message):
         ends_at: _timestamp_pb2.Timestamp | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         features: _abc.Iterable[_builtins.str] | None = ...,
+        auto_renew: _builtins.bool = ...,
+        devices_in_use: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "ends_at", b"ends_at", "starts_at", b"starts_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "created_at", b"created_at", "devices", b"devices", "ends_at", b"ends_at", "features", b"features", "id", b"id", "plan_id", b"plan_id", "starts_at", b"starts_at", "status", b"status", "tier", b"tier"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "auto_renew", b"auto_renew", "created_at", b"created_at", "devices", b"devices", "devices_in_use", b"devices_in_use", "ends_at", b"ends_at", "features", b"features", "id", b"id", "plan_id", b"plan_id", "starts_at", b"starts_at", "status", b"status", "tier", b"tier"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -544,3 +602,569 @@ class ListEntitlementsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListEntitlementsResponse: _TypeAlias = ListEntitlementsResponse  # noqa: Y015
+
+@_typing.final
+class Order(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    DEVICES_FIELD_NUMBER: _builtins.int
+    TERM_MONTHS_FIELD_NUMBER: _builtins.int
+    BUYER_EMAIL_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PAYMENT_URL_FIELD_NUMBER: _builtins.int
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    plan_id: _builtins.str
+    devices: _builtins.int
+    term_months: _builtins.int
+    buyer_email: _builtins.str
+    region: _builtins.str
+    language: _builtins.str
+    currency: _builtins.str
+    amount_minor: _builtins.int
+    status: Global___OrderStatus.ValueType
+    payment_url: _builtins.str
+    """Where the buyer pays (while pending)."""
+    subscription_id: _builtins.str
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+        devices: _builtins.int = ...,
+        term_months: _builtins.int = ...,
+        buyer_email: _builtins.str = ...,
+        region: _builtins.str = ...,
+        language: _builtins.str = ...,
+        currency: _builtins.str = ...,
+        amount_minor: _builtins.int = ...,
+        status: Global___OrderStatus.ValueType = ...,
+        payment_url: _builtins.str = ...,
+        subscription_id: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "buyer_email", b"buyer_email", "created_at", b"created_at", "currency", b"currency", "devices", b"devices", "id", b"id", "language", b"language", "payment_url", b"payment_url", "plan_id", b"plan_id", "region", b"region", "status", b"status", "subscription_id", b"subscription_id", "term_months", b"term_months"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Order: _TypeAlias = Order  # noqa: Y015
+
+@_typing.final
+class CreateOrderRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    TERM_MONTHS_FIELD_NUMBER: _builtins.int
+    DEVICES_FIELD_NUMBER: _builtins.int
+    BUYER_EMAIL_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    idempotency_key: _builtins.str
+    plan_id: _builtins.str
+    term_months: _builtins.int
+    devices: _builtins.int
+    buyer_email: _builtins.str
+    region: _builtins.str
+    language: _builtins.str
+    account_id: _builtins.str
+    """Set when a signed-in person buys (the subscription goes to that account)."""
+    def __init__(
+        self,
+        *,
+        idempotency_key: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+        term_months: _builtins.int = ...,
+        devices: _builtins.int = ...,
+        buyer_email: _builtins.str = ...,
+        region: _builtins.str = ...,
+        language: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "buyer_email", b"buyer_email", "devices", b"devices", "idempotency_key", b"idempotency_key", "language", b"language", "plan_id", b"plan_id", "region", b"region", "term_months", b"term_months"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateOrderRequest: _TypeAlias = CreateOrderRequest  # noqa: Y015
+
+@_typing.final
+class CreateOrderResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def order(self) -> Global___Order: ...
+    def __init__(
+        self,
+        *,
+        order: Global___Order | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateOrderResponse: _TypeAlias = CreateOrderResponse  # noqa: Y015
+
+@_typing.final
+class GetOrderRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrderRequest: _TypeAlias = GetOrderRequest  # noqa: Y015
+
+@_typing.final
+class GetOrderResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def order(self) -> Global___Order: ...
+    def __init__(
+        self,
+        *,
+        order: Global___Order | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrderResponse: _TypeAlias = GetOrderResponse  # noqa: Y015
+
+@_typing.final
+class RenewSubscriptionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    TERM_MONTHS_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    BUYER_EMAIL_FIELD_NUMBER: _builtins.int
+    idempotency_key: _builtins.str
+    account_id: _builtins.str
+    subscription_id: _builtins.str
+    term_months: _builtins.int
+    region: _builtins.str
+    language: _builtins.str
+    buyer_email: _builtins.str
+    """Where the receipt goes (the account's address)."""
+    def __init__(
+        self,
+        *,
+        idempotency_key: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        subscription_id: _builtins.str = ...,
+        term_months: _builtins.int = ...,
+        region: _builtins.str = ...,
+        language: _builtins.str = ...,
+        buyer_email: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "buyer_email", b"buyer_email", "idempotency_key", b"idempotency_key", "language", b"language", "region", b"region", "subscription_id", b"subscription_id", "term_months", b"term_months"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RenewSubscriptionRequest: _TypeAlias = RenewSubscriptionRequest  # noqa: Y015
+
+@_typing.final
+class RenewSubscriptionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def order(self) -> Global___Order: ...
+    def __init__(
+        self,
+        *,
+        order: Global___Order | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RenewSubscriptionResponse: _TypeAlias = RenewSubscriptionResponse  # noqa: Y015
+
+@_typing.final
+class ConfirmPaymentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    PAYMENT_METHOD_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    """The provider's name (sandbox) and its notification id (a replay repeats it)."""
+    event_id: _builtins.str
+    payment_id: _builtins.str
+    order_id: _builtins.str
+    outcome: Global___PaymentOutcome.ValueType
+    amount_minor: _builtins.int
+    currency: _builtins.str
+    payment_method: _builtins.str
+    """A reusable payment method for automatic renewals (the provider's token, never a card number)."""
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        event_id: _builtins.str = ...,
+        payment_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        outcome: Global___PaymentOutcome.ValueType = ...,
+        amount_minor: _builtins.int = ...,
+        currency: _builtins.str = ...,
+        payment_method: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "currency", b"currency", "event_id", b"event_id", "order_id", b"order_id", "outcome", b"outcome", "payment_id", b"payment_id", "payment_method", b"payment_method", "provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfirmPaymentRequest: _TypeAlias = ConfirmPaymentRequest  # noqa: Y015
+
+@_typing.final
+class ConfirmPaymentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def order(self) -> Global___Order: ...
+    def __init__(
+        self,
+        *,
+        order: Global___Order | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfirmPaymentResponse: _TypeAlias = ConfirmPaymentResponse  # noqa: Y015
+
+@_typing.final
+class Device(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEVICE_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    PROTECTED_AT_FIELD_NUMBER: _builtins.int
+    device_id: _builtins.str
+    name: _builtins.str
+    @_builtins.property
+    def protected_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        device_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        protected_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["protected_at", b"protected_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["device_id", b"device_id", "name", b"name", "protected_at", b"protected_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Device: _TypeAlias = Device  # noqa: Y015
+
+@_typing.final
+class ProtectDeviceRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    DEVICE_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    subscription_id: _builtins.str
+    """Empty: the account's live subscription with a free seat (most devices first)."""
+    device_id: _builtins.str
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        subscription_id: _builtins.str = ...,
+        device_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "device_id", b"device_id", "name", b"name", "subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProtectDeviceRequest: _TypeAlias = ProtectDeviceRequest  # noqa: Y015
+
+@_typing.final
+class ProtectDeviceResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    DEVICES_IN_USE_FIELD_NUMBER: _builtins.int
+    DEVICES_FIELD_NUMBER: _builtins.int
+    subscription_id: _builtins.str
+    devices_in_use: _builtins.int
+    devices: _builtins.int
+    def __init__(
+        self,
+        *,
+        subscription_id: _builtins.str = ...,
+        devices_in_use: _builtins.int = ...,
+        devices: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["devices", b"devices", "devices_in_use", b"devices_in_use", "subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProtectDeviceResponse: _TypeAlias = ProtectDeviceResponse  # noqa: Y015
+
+@_typing.final
+class UnprotectDeviceRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    DEVICE_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    device_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        device_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "device_id", b"device_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnprotectDeviceRequest: _TypeAlias = UnprotectDeviceRequest  # noqa: Y015
+
+@_typing.final
+class UnprotectDeviceResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FREED_FIELD_NUMBER: _builtins.int
+    freed: _builtins.bool
+    def __init__(
+        self,
+        *,
+        freed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["freed", b"freed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnprotectDeviceResponse: _TypeAlias = UnprotectDeviceResponse  # noqa: Y015
+
+@_typing.final
+class ListDevicesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    subscription_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        subscription_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDevicesRequest: _TypeAlias = ListDevicesRequest  # noqa: Y015
+
+@_typing.final
+class ListDevicesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEVICES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def devices(self) -> _containers.RepeatedCompositeFieldContainer[Global___Device]: ...
+    def __init__(
+        self,
+        *,
+        devices: _abc.Iterable[Global___Device] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["devices", b"devices"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDevicesResponse: _TypeAlias = ListDevicesResponse  # noqa: Y015
+
+@_typing.final
+class SetAutoRenewRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    AUTO_RENEW_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    subscription_id: _builtins.str
+    auto_renew: _builtins.bool
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        subscription_id: _builtins.str = ...,
+        auto_renew: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "auto_renew", b"auto_renew", "subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetAutoRenewRequest: _TypeAlias = SetAutoRenewRequest  # noqa: Y015
+
+@_typing.final
+class SetAutoRenewResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def subscription(self) -> Global___Subscription: ...
+    def __init__(
+        self,
+        *,
+        subscription: Global___Subscription | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetAutoRenewResponse: _TypeAlias = SetAutoRenewResponse  # noqa: Y015
+
+@_typing.final
+class CancelSubscriptionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    subscription_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        subscription_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelSubscriptionRequest: _TypeAlias = CancelSubscriptionRequest  # noqa: Y015
+
+@_typing.final
+class CancelSubscriptionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def subscription(self) -> Global___Subscription: ...
+    def __init__(
+        self,
+        *,
+        subscription: Global___Subscription | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelSubscriptionResponse: _TypeAlias = CancelSubscriptionResponse  # noqa: Y015
+
+@_typing.final
+class RefundSubscriptionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    subscription_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        subscription_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefundSubscriptionRequest: _TypeAlias = RefundSubscriptionRequest  # noqa: Y015
+
+@_typing.final
+class RefundSubscriptionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def subscription(self) -> Global___Subscription: ...
+    def __init__(
+        self,
+        *,
+        subscription: Global___Subscription | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefundSubscriptionResponse: _TypeAlias = RefundSubscriptionResponse  # noqa: Y015

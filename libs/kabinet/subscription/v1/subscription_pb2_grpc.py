@@ -70,6 +70,56 @@ class SubscriptionServiceStub:
                 request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListEntitlementsRequest.SerializeToString,
                 response_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListEntitlementsResponse.FromString,
                 _registered_method=True)
+        self.CreateOrder = channel.unary_unary(
+                '/kabinet.subscription.v1.SubscriptionService/CreateOrder',
+                request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.CreateOrderRequest.SerializeToString,
+                response_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.CreateOrderResponse.FromString,
+                _registered_method=True)
+        self.GetOrder = channel.unary_unary(
+                '/kabinet.subscription.v1.SubscriptionService/GetOrder',
+                request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.GetOrderRequest.SerializeToString,
+                response_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.GetOrderResponse.FromString,
+                _registered_method=True)
+        self.RenewSubscription = channel.unary_unary(
+                '/kabinet.subscription.v1.SubscriptionService/RenewSubscription',
+                request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RenewSubscriptionRequest.SerializeToString,
+                response_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RenewSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.ConfirmPayment = channel.unary_unary(
+                '/kabinet.subscription.v1.SubscriptionService/ConfirmPayment',
+                request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ConfirmPaymentRequest.SerializeToString,
+                response_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ConfirmPaymentResponse.FromString,
+                _registered_method=True)
+        self.ProtectDevice = channel.unary_unary(
+                '/kabinet.subscription.v1.SubscriptionService/ProtectDevice',
+                request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ProtectDeviceRequest.SerializeToString,
+                response_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ProtectDeviceResponse.FromString,
+                _registered_method=True)
+        self.UnprotectDevice = channel.unary_unary(
+                '/kabinet.subscription.v1.SubscriptionService/UnprotectDevice',
+                request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.UnprotectDeviceRequest.SerializeToString,
+                response_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.UnprotectDeviceResponse.FromString,
+                _registered_method=True)
+        self.ListDevices = channel.unary_unary(
+                '/kabinet.subscription.v1.SubscriptionService/ListDevices',
+                request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListDevicesRequest.SerializeToString,
+                response_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListDevicesResponse.FromString,
+                _registered_method=True)
+        self.SetAutoRenew = channel.unary_unary(
+                '/kabinet.subscription.v1.SubscriptionService/SetAutoRenew',
+                request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.SetAutoRenewRequest.SerializeToString,
+                response_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.SetAutoRenewResponse.FromString,
+                _registered_method=True)
+        self.CancelSubscription = channel.unary_unary(
+                '/kabinet.subscription.v1.SubscriptionService/CancelSubscription',
+                request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.CancelSubscriptionRequest.SerializeToString,
+                response_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.CancelSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.RefundSubscription = channel.unary_unary(
+                '/kabinet.subscription.v1.SubscriptionService/RefundSubscription',
+                request_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RefundSubscriptionRequest.SerializeToString,
+                response_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RefundSubscriptionResponse.FromString,
+                _registered_method=True)
 
 
 class SubscriptionServiceServicer:
@@ -128,6 +178,79 @@ class SubscriptionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateOrder(self, request, context):
+        """CreateOrder starts a purchase: the price comes from the catalog, the payment from the payment
+        provider; the answer carries the page where the buyer pays. The same idempotency key with the
+        same order answers the same order; with another order it is refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOrder(self, request, context):
+        """GetOrder tells an order's status (pending, paid, declined, completed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenewSubscription(self, request, context):
+        """RenewSubscription starts a renewal purchase of one of the account's subscriptions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmPayment(self, request, context):
+        """ConfirmPayment applies a payment provider's verified notification (the gateway checks the
+        signature); an event id seen before is refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ProtectDevice(self, request, context):
+        """ProtectDevice takes a seat of a subscription for a device (the same device again: no change).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnprotectDevice(self, request, context):
+        """UnprotectDevice frees the device's seat.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDevices(self, request, context):
+        """ListDevices lists the devices a subscription protects.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetAutoRenew(self, request, context):
+        """SetAutoRenew turns automatic renewal of a subscription on or off.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelSubscription(self, request, context):
+        """CancelSubscription stops a subscription of the account (no refund).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefundSubscription(self, request, context):
+        """RefundSubscription stops a subscription and marks it refunded (operators only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SubscriptionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -165,6 +288,56 @@ def add_SubscriptionServiceServicer_to_server(servicer, server):
                     servicer.ListEntitlements,
                     request_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListEntitlementsRequest.FromString,
                     response_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListEntitlementsResponse.SerializeToString,
+            ),
+            'CreateOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateOrder,
+                    request_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.CreateOrderRequest.FromString,
+                    response_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.CreateOrderResponse.SerializeToString,
+            ),
+            'GetOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrder,
+                    request_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.GetOrderRequest.FromString,
+                    response_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.GetOrderResponse.SerializeToString,
+            ),
+            'RenewSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewSubscription,
+                    request_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RenewSubscriptionRequest.FromString,
+                    response_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RenewSubscriptionResponse.SerializeToString,
+            ),
+            'ConfirmPayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmPayment,
+                    request_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ConfirmPaymentRequest.FromString,
+                    response_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ConfirmPaymentResponse.SerializeToString,
+            ),
+            'ProtectDevice': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProtectDevice,
+                    request_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ProtectDeviceRequest.FromString,
+                    response_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ProtectDeviceResponse.SerializeToString,
+            ),
+            'UnprotectDevice': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnprotectDevice,
+                    request_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.UnprotectDeviceRequest.FromString,
+                    response_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.UnprotectDeviceResponse.SerializeToString,
+            ),
+            'ListDevices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDevices,
+                    request_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListDevicesRequest.FromString,
+                    response_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListDevicesResponse.SerializeToString,
+            ),
+            'SetAutoRenew': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAutoRenew,
+                    request_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.SetAutoRenewRequest.FromString,
+                    response_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.SetAutoRenewResponse.SerializeToString,
+            ),
+            'CancelSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelSubscription,
+                    request_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.CancelSubscriptionRequest.FromString,
+                    response_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.CancelSubscriptionResponse.SerializeToString,
+            ),
+            'RefundSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefundSubscription,
+                    request_deserializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RefundSubscriptionRequest.FromString,
+                    response_serializer=kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RefundSubscriptionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -357,6 +530,276 @@ class SubscriptionService:
             '/kabinet.subscription.v1.SubscriptionService/ListEntitlements',
             kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListEntitlementsRequest.SerializeToString,
             kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListEntitlementsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.subscription.v1.SubscriptionService/CreateOrder',
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.CreateOrderRequest.SerializeToString,
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.CreateOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.subscription.v1.SubscriptionService/GetOrder',
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.GetOrderRequest.SerializeToString,
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.GetOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.subscription.v1.SubscriptionService/RenewSubscription',
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RenewSubscriptionRequest.SerializeToString,
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RenewSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.subscription.v1.SubscriptionService/ConfirmPayment',
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ConfirmPaymentRequest.SerializeToString,
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ConfirmPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProtectDevice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.subscription.v1.SubscriptionService/ProtectDevice',
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ProtectDeviceRequest.SerializeToString,
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ProtectDeviceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnprotectDevice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.subscription.v1.SubscriptionService/UnprotectDevice',
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.UnprotectDeviceRequest.SerializeToString,
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.UnprotectDeviceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDevices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.subscription.v1.SubscriptionService/ListDevices',
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListDevicesRequest.SerializeToString,
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.ListDevicesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAutoRenew(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.subscription.v1.SubscriptionService/SetAutoRenew',
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.SetAutoRenewRequest.SerializeToString,
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.SetAutoRenewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.subscription.v1.SubscriptionService/CancelSubscription',
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.CancelSubscriptionRequest.SerializeToString,
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.CancelSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefundSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.subscription.v1.SubscriptionService/RefundSubscription',
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RefundSubscriptionRequest.SerializeToString,
+            kabinet_dot_subscription_dot_v1_dot_subscription__pb2.RefundSubscriptionResponse.FromString,
             options,
             channel_credentials,
             insecure,

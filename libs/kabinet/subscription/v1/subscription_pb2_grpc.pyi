@@ -52,6 +52,31 @@ class SubscriptionServiceStub:
     """CheckEntitlement tells whether an account may use a feature or application now."""
     ListEntitlements: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.ListEntitlementsRequest, _subscription_pb2.ListEntitlementsResponse]
     """ListEntitlements lists everything an account's live subscriptions include."""
+    CreateOrder: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.CreateOrderRequest, _subscription_pb2.CreateOrderResponse]
+    """CreateOrder starts a purchase: the price comes from the catalog, the payment from the payment
+    provider; the answer carries the page where the buyer pays. The same idempotency key with the
+    same order answers the same order; with another order it is refused.
+    """
+    GetOrder: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.GetOrderRequest, _subscription_pb2.GetOrderResponse]
+    """GetOrder tells an order's status (pending, paid, declined, completed)."""
+    RenewSubscription: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.RenewSubscriptionRequest, _subscription_pb2.RenewSubscriptionResponse]
+    """RenewSubscription starts a renewal purchase of one of the account's subscriptions."""
+    ConfirmPayment: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.ConfirmPaymentRequest, _subscription_pb2.ConfirmPaymentResponse]
+    """ConfirmPayment applies a payment provider's verified notification (the gateway checks the
+    signature); an event id seen before is refused.
+    """
+    ProtectDevice: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.ProtectDeviceRequest, _subscription_pb2.ProtectDeviceResponse]
+    """ProtectDevice takes a seat of a subscription for a device (the same device again: no change)."""
+    UnprotectDevice: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.UnprotectDeviceRequest, _subscription_pb2.UnprotectDeviceResponse]
+    """UnprotectDevice frees the device's seat."""
+    ListDevices: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.ListDevicesRequest, _subscription_pb2.ListDevicesResponse]
+    """ListDevices lists the devices a subscription protects."""
+    SetAutoRenew: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.SetAutoRenewRequest, _subscription_pb2.SetAutoRenewResponse]
+    """SetAutoRenew turns automatic renewal of a subscription on or off."""
+    CancelSubscription: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.CancelSubscriptionRequest, _subscription_pb2.CancelSubscriptionResponse]
+    """CancelSubscription stops a subscription of the account (no refund)."""
+    RefundSubscription: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.RefundSubscriptionRequest, _subscription_pb2.RefundSubscriptionResponse]
+    """RefundSubscription stops a subscription and marks it refunded (operators only)."""
 
 @_typing.type_check_only
 class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
@@ -77,6 +102,31 @@ class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
     """CheckEntitlement tells whether an account may use a feature or application now."""
     ListEntitlements: _aio.UnaryUnaryMultiCallable[_subscription_pb2.ListEntitlementsRequest, _subscription_pb2.ListEntitlementsResponse]  # type: ignore[assignment]
     """ListEntitlements lists everything an account's live subscriptions include."""
+    CreateOrder: _aio.UnaryUnaryMultiCallable[_subscription_pb2.CreateOrderRequest, _subscription_pb2.CreateOrderResponse]  # type: ignore[assignment]
+    """CreateOrder starts a purchase: the price comes from the catalog, the payment from the payment
+    provider; the answer carries the page where the buyer pays. The same idempotency key with the
+    same order answers the same order; with another order it is refused.
+    """
+    GetOrder: _aio.UnaryUnaryMultiCallable[_subscription_pb2.GetOrderRequest, _subscription_pb2.GetOrderResponse]  # type: ignore[assignment]
+    """GetOrder tells an order's status (pending, paid, declined, completed)."""
+    RenewSubscription: _aio.UnaryUnaryMultiCallable[_subscription_pb2.RenewSubscriptionRequest, _subscription_pb2.RenewSubscriptionResponse]  # type: ignore[assignment]
+    """RenewSubscription starts a renewal purchase of one of the account's subscriptions."""
+    ConfirmPayment: _aio.UnaryUnaryMultiCallable[_subscription_pb2.ConfirmPaymentRequest, _subscription_pb2.ConfirmPaymentResponse]  # type: ignore[assignment]
+    """ConfirmPayment applies a payment provider's verified notification (the gateway checks the
+    signature); an event id seen before is refused.
+    """
+    ProtectDevice: _aio.UnaryUnaryMultiCallable[_subscription_pb2.ProtectDeviceRequest, _subscription_pb2.ProtectDeviceResponse]  # type: ignore[assignment]
+    """ProtectDevice takes a seat of a subscription for a device (the same device again: no change)."""
+    UnprotectDevice: _aio.UnaryUnaryMultiCallable[_subscription_pb2.UnprotectDeviceRequest, _subscription_pb2.UnprotectDeviceResponse]  # type: ignore[assignment]
+    """UnprotectDevice frees the device's seat."""
+    ListDevices: _aio.UnaryUnaryMultiCallable[_subscription_pb2.ListDevicesRequest, _subscription_pb2.ListDevicesResponse]  # type: ignore[assignment]
+    """ListDevices lists the devices a subscription protects."""
+    SetAutoRenew: _aio.UnaryUnaryMultiCallable[_subscription_pb2.SetAutoRenewRequest, _subscription_pb2.SetAutoRenewResponse]  # type: ignore[assignment]
+    """SetAutoRenew turns automatic renewal of a subscription on or off."""
+    CancelSubscription: _aio.UnaryUnaryMultiCallable[_subscription_pb2.CancelSubscriptionRequest, _subscription_pb2.CancelSubscriptionResponse]  # type: ignore[assignment]
+    """CancelSubscription stops a subscription of the account (no refund)."""
+    RefundSubscription: _aio.UnaryUnaryMultiCallable[_subscription_pb2.RefundSubscriptionRequest, _subscription_pb2.RefundSubscriptionResponse]  # type: ignore[assignment]
+    """RefundSubscription stops a subscription and marks it refunded (operators only)."""
 
 class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
     """SubscriptionService owns plans, orders, subscriptions, activation codes, seats and entitlements."""
@@ -141,5 +191,90 @@ class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_subscription_pb2.ListEntitlementsResponse, _abc.Awaitable[_subscription_pb2.ListEntitlementsResponse]]:
         """ListEntitlements lists everything an account's live subscriptions include."""
+
+    @_abc_1.abstractmethod
+    def CreateOrder(
+        self,
+        request: _subscription_pb2.CreateOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_pb2.CreateOrderResponse, _abc.Awaitable[_subscription_pb2.CreateOrderResponse]]:
+        """CreateOrder starts a purchase: the price comes from the catalog, the payment from the payment
+        provider; the answer carries the page where the buyer pays. The same idempotency key with the
+        same order answers the same order; with another order it is refused.
+        """
+
+    @_abc_1.abstractmethod
+    def GetOrder(
+        self,
+        request: _subscription_pb2.GetOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_pb2.GetOrderResponse, _abc.Awaitable[_subscription_pb2.GetOrderResponse]]:
+        """GetOrder tells an order's status (pending, paid, declined, completed)."""
+
+    @_abc_1.abstractmethod
+    def RenewSubscription(
+        self,
+        request: _subscription_pb2.RenewSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_pb2.RenewSubscriptionResponse, _abc.Awaitable[_subscription_pb2.RenewSubscriptionResponse]]:
+        """RenewSubscription starts a renewal purchase of one of the account's subscriptions."""
+
+    @_abc_1.abstractmethod
+    def ConfirmPayment(
+        self,
+        request: _subscription_pb2.ConfirmPaymentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_pb2.ConfirmPaymentResponse, _abc.Awaitable[_subscription_pb2.ConfirmPaymentResponse]]:
+        """ConfirmPayment applies a payment provider's verified notification (the gateway checks the
+        signature); an event id seen before is refused.
+        """
+
+    @_abc_1.abstractmethod
+    def ProtectDevice(
+        self,
+        request: _subscription_pb2.ProtectDeviceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_pb2.ProtectDeviceResponse, _abc.Awaitable[_subscription_pb2.ProtectDeviceResponse]]:
+        """ProtectDevice takes a seat of a subscription for a device (the same device again: no change)."""
+
+    @_abc_1.abstractmethod
+    def UnprotectDevice(
+        self,
+        request: _subscription_pb2.UnprotectDeviceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_pb2.UnprotectDeviceResponse, _abc.Awaitable[_subscription_pb2.UnprotectDeviceResponse]]:
+        """UnprotectDevice frees the device's seat."""
+
+    @_abc_1.abstractmethod
+    def ListDevices(
+        self,
+        request: _subscription_pb2.ListDevicesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_pb2.ListDevicesResponse, _abc.Awaitable[_subscription_pb2.ListDevicesResponse]]:
+        """ListDevices lists the devices a subscription protects."""
+
+    @_abc_1.abstractmethod
+    def SetAutoRenew(
+        self,
+        request: _subscription_pb2.SetAutoRenewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_pb2.SetAutoRenewResponse, _abc.Awaitable[_subscription_pb2.SetAutoRenewResponse]]:
+        """SetAutoRenew turns automatic renewal of a subscription on or off."""
+
+    @_abc_1.abstractmethod
+    def CancelSubscription(
+        self,
+        request: _subscription_pb2.CancelSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_pb2.CancelSubscriptionResponse, _abc.Awaitable[_subscription_pb2.CancelSubscriptionResponse]]:
+        """CancelSubscription stops a subscription of the account (no refund)."""
+
+    @_abc_1.abstractmethod
+    def RefundSubscription(
+        self,
+        request: _subscription_pb2.RefundSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_subscription_pb2.RefundSubscriptionResponse, _abc.Awaitable[_subscription_pb2.RefundSubscriptionResponse]]:
+        """RefundSubscription stops a subscription and marks it refunded (operators only)."""
 
 def add_SubscriptionServiceServicer_to_server(servicer: SubscriptionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

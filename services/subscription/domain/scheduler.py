@@ -1,0 +1,139 @@
+"""The scheduler: reminders before the end, automatic renewal attempts, expiry after the grace.
+
+Every replica runs it; each pass is one transaction that first takes a PostgreSQL advisory
+transaction lock (``pg_try_advisory_xact_lock``), so only one replica works at a time and the
+others skip that pass. Each effect is also recorded under a unique key (a reminder per
+subscription, end and number of days; a renewal attempt per subscription and end; expiry is a
+status change), so even passes one after the other never repeat an effect.
+
+Reminders: 30, 7 and 1 days before the end, only the nearest one due (a subscription bought five
+days before its end gets the 7-day one, not also the 30-day one). Automatic renewal: a
+subscription with it on and a saved payment method gets one renewal order per end, ``renew_days``
+before it, charged through the payment provider after the pass commits (the provider's
+notification then extends it). Expiry: an active subscription ``grace`` past its end becomes
+``expired`` and its account's entitlements are rewritten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from subscription.domain.events import SubscriptionExpired, SubscriptionExpiring
+from subscription.domain.model import Order, OrderKind, OrderStatus, SubscriptionStatus
+from subscription.domain.orders import OrderServices, refresh_entitlements, request_hash
+from subscription.domain.ports import Clock, Store
+
+log = logging.getLogger(__name__)
+
+REMINDER_DAYS = (1, 7, 30)
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class PassResult:
+    led: bool
+    reminders: int = 0
+    renewals: int = 0
+    expired: int = 0
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        orders: OrderServices,
+        *,
+        grace: timedelta,
+        renew_ahead: timedelta,
+    ) -> None:
+        self.store = store
+        self._clock = clock
+        self._orders = orders
+        self._grace = grace
+        self._renew_ahead = renew_ahead
+
+    async def run_once(self) -> PassResult:
+        """One pass (or none, when another replica holds the lock)."""
+        now = self._clock()
+        to_charge: list[Order] = []
+        async with self.store.transaction() as tx:
+            if not await tx.try_lead():
+                return PassResult(led=False)
+            reminders = 0
+            for sub in await tx.ending_between(
+                now, now + timedelta(days=max(REMINDER_DAYS)), BATCH
+            ):
+                left = sub.ends_at - now
+                days = next(d for d in REMINDER_DAYS if left <= timedelta(days=d))
+                if not await tx.record_reminder(sub.id, sub.ends_at, days, now):
+                    continue
+                reminders += 1
+                await tx.publish(SubscriptionExpiring(sub, days, now))
+                order = await tx.order(sub.order_id) if sub.order_id else None
+                if order is not None:
+                    await tx.queue_mail(
+                        order.buyer_email,
+                        "reminder",
+                        order.language,
+                        {"days": str(days), "ends": sub.ends_at.date().isoformat()},
+                    )
+            for sub in await tx.ending_between(now - self._grace, now + self._renew_ahead, BATCH):
+                if not sub.auto_renew or not sub.payment_method or sub.order_id is None:
+                    continue
+                first = await tx.order(sub.order_id)
+                assert first is not None
+                order = Order(
+                    id=uuid.uuid4(),
+                    idempotency_key=f"auto-{sub.id}-{int(sub.ends_at.timestamp())}",
+                    request_hash=request_hash(kind="auto", sub=str(sub.id)),
+                    kind=OrderKind.AUTO_RENEWAL,
+                    plan_id=sub.plan_id,
+                    devices=sub.devices,
+                    term_months=first.term_months,
+                    buyer_email=first.buyer_email,
+                    region=first.region,
+                    language=first.language,
+                    currency=first.currency,
+                    amount_minor=first.amount_minor,
+                    status=OrderStatus.PENDING,
+                    created_at=now,
+                    account_id=sub.account_id,
+                    subscription_id=sub.id,
+                    payment_method=sub.payment_method,
+                )
+                if not await tx.record_renewal_attempt(sub.id, sub.ends_at, order.id, now):
+                    continue
+                await tx.insert_order(order)
+                to_charge.append(order)
+            expired = 0
+            for sub in await tx.ending_between(
+                datetime.min.replace(tzinfo=now.tzinfo), now - self._grace, BATCH
+            ):
+                gone = dataclasses.replace(sub, status=SubscriptionStatus.EXPIRED)
+                await tx.update_subscription(gone, now)
+                await refresh_entitlements(tx, sub.account_id, now, self._grace)
+                await tx.publish(SubscriptionExpired(gone, now))
+                expired += 1
+        for order in to_charge:
+            try:
+                await self._orders.pay(order)
+            except Exception as exc:  # the next attempt is the buyer's; the order stays pending
+                log.warning("automatic renewal payment failed", extra={"error": repr(exc)})
+        return PassResult(True, reminders, len(to_charge), expired)
+
+    async def run(self, interval: float, stop: asyncio.Event) -> None:
+        """Pass every ``interval`` seconds until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except Exception as exc:
+                log.warning("scheduler pass failed", extra={"error": repr(exc)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
