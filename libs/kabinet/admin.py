@@ -6,23 +6,29 @@ It talks to the same PostgreSQL and NATS as the services (``KABINET_DATABASE_URL
 - ``kabinet-admin events lag``: per service, events waiting in the outbox and how old the oldest
   is, and per durable consumer, messages not yet delivered and not yet acknowledged;
 - ``kabinet-admin events parked [--service S] [--all]``: events a consumer gave up on;
-- ``kabinet-admin events replay SERVICE PARKED_ID``: ask the consumer to run its handler again.
+- ``kabinet-admin events replay SERVICE PARKED_ID``: ask the consumer to run its handler again;
+- ``kabinet-admin migrate [--service S]``: apply every service's pending migrations and exit (the
+  release's migration Job; services also migrate at start-up, under the same advisory lock);
+- ``kabinet-admin keys rotate [--publish-ahead SECONDS]``: create identity's next signing key now.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import importlib.util
 import sys
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 import asyncpg
 import nats
 from nats.js.errors import NotFoundError
 
 from kabinet.config import ConfigError, load_settings
-from kabinet.db import check_schema_name
+from kabinet.db import check_schema_name, migrate_url
 from kabinet.devstack.settings import DevstackSettings
 from kabinet.events import list_parked, outbox_lag, request_replay
 from kabinet.events.streams import STREAMS
@@ -113,6 +119,37 @@ async def replay(database: str, service: str, parked_id: uuid.UUID) -> bool:
         await conn.close()
 
 
+def service_migrations(service: str) -> Path:
+    """The migrations folder of ``service``'s package, found without importing the service."""
+    spec = importlib.util.find_spec(service)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the {service} package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "migrations"
+
+
+async def migrate_all(database: str, services: Sequence[str] = SERVICES) -> list[str]:
+    """Apply each service's pending migrations (shared ones first); lines saying what was done."""
+    lines = []
+    for service in services:
+        applied = await migrate_url(database, service, service_migrations(service))
+        lines.append(f"{service}: " + (", ".join(applied) if applied else "up to date"))
+    return lines
+
+
+async def rotate_key(database: str, publish_ahead: float | None) -> str:
+    ops = importlib.import_module("identity.ops")
+    key = await ops.rotate_signing_key(database, publish_ahead)
+    when = f"{key.active_from:%Y-%m-%d %H:%M:%S %Z}"
+    return f"signing key {key.kid} created; published now, signs from {when}"
+
+
+def _positive(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kabinet-admin", description=__doc__.split("\n\n")[0])
     groups = parser.add_subparsers(dest="group", required=True)
@@ -125,6 +162,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     again = commands.add_parser("replay", help="run a parked event's handler again")
     again.add_argument("service", choices=SERVICES)
     again.add_argument("parked_id", type=uuid.UUID)
+    migrating = groups.add_parser("migrate", help="apply pending database migrations and exit")
+    migrating.add_argument("--service", choices=SERVICES, help="only this service's schema")
+    keys = groups.add_parser("keys", help="identity's token signing keys")
+    key_commands = keys.add_subparsers(dest="command", required=True)
+    rotating = key_commands.add_parser("rotate", help="create the next signing key now")
+    rotating.add_argument(
+        "--publish-ahead",
+        type=_positive,
+        help="seconds it is published before it signs (default KABINET_IDENTITY_KEY_PUBLISH_AHEAD)",
+    )
     args = parser.parse_args(argv)
     try:
         database, bus = _urls()
@@ -132,7 +179,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     try:
-        if args.command == "lag":
+        if args.group == "migrate":
+            only = [args.service] if args.service else SERVICES
+            print("\n".join(asyncio.run(migrate_all(database, only))))
+        elif args.group == "keys":
+            print(asyncio.run(rotate_key(database, args.publish_ahead)))
+        elif args.command == "lag":
             print("\n".join(asyncio.run(lag(database, bus))))
         elif args.command == "parked":
             print("\n".join(asyncio.run(parked(database, args.service, args.all))))
@@ -141,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("no such parked event, or it was replayed already", file=sys.stderr)
                 return 1
             print("replay requested; the consumer runs it within seconds")
-    except (OSError, asyncpg.PostgresError, nats.errors.Error) as exc:
+    except (OSError, RuntimeError, ValueError, asyncpg.PostgresError, nats.errors.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
