@@ -139,7 +139,8 @@ async def test_a_service_serves_its_event_metrics_for_prometheus(
         await asyncio.sleep(1.1)  # past the one-second cache of the last reading
         body = await _scrape(url, "kabinet_events_parked", time.monotonic() + 10)
         parked = [line for line in body.splitlines() if line.startswith("kabinet_events_parked{")]
-        assert parked and parked[0].endswith(" 1.0"), parked
+        assert parked, body
+        assert parked[0].endswith(" 1.0"), parked
     finally:
         process.send_signal(signal.SIGTERM)
         try:
