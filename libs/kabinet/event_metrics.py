@@ -12,7 +12,7 @@ Prometheus names (``KABINET_METRICS_ADDR``):
 - ``kabinet_events_parked{service}``: events a consumer gave up on, not replayed yet;
 - ``kabinet_events_published_total{service}``: events the relay published;
 - ``kabinet_events_handled_total{service,consumer}`` and
-  ``kabinet_events_parked_total{service,consumer}``: what each consumer did since start.
+  ``kabinet_events_parked_since_start_total{service,consumer}``: what each consumer did since start.
 """
 
 from __future__ import annotations
