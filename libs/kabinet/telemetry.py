@@ -11,8 +11,9 @@ later calls in the same process (tests, several services started in one process)
 add their exporter to it, so the service name of the first call labels every span of the process.
 ``Telemetry.shutdown`` flushes and detaches only what its own call added.
 
-Metrics go over OTLP with the traces, and, when ``KABINET_METRICS_ADDR`` is set, are served in
-Prometheus's text format at ``http://<addr>/metrics`` by the set-up that created the provider.
+Metrics are served in Prometheus's text format at ``http://<addr>/metrics`` when
+``KABINET_METRICS_ADDR`` is set (by the set-up that created the provider), and otherwise go over
+OTLP with the traces when ``KABINET_TELEMETRY=otlp``.
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ def setup_telemetry(
 
     Spans go to ``span_exporter`` when given (tests pass an in-memory one), else where
     ``settings.telemetry`` says: nowhere, the console, or OTLP at ``settings.otlp_endpoint``.
-    Metrics are exported over OTLP only. Call it before creating gRPC servers and channels.
+    Metrics: see ``metric_readers``. Call it before creating gRPC servers and channels.
     """
     resource = Resource.create(
         {
@@ -199,22 +200,26 @@ def _meter_provider(
     current = metrics.get_meter_provider()
     if isinstance(current, MeterProvider):
         return current, None
-    readers: list[MetricReader] = []
-    if settings.telemetry is TelemetryExporter.OTLP:
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-
-        readers.append(
-            PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=settings.otlp_endpoint))
-        )
-    server = None
-    if settings.metrics_addr:
-        registry = CollectorRegistry(auto_describe=True)
-        readers.append(PrometheusMetricReader(registry=registry))
-        server = MetricsServer(settings.metrics_addr, registry)
-        log.info("serving metrics", extra={"address": settings.metrics_addr})
+    readers, server = metric_readers(settings)
     provider = MeterProvider(resource=resource, metric_readers=readers)
     metrics.set_meter_provider(provider)
     return provider, server
+
+
+def metric_readers(settings: CommonSettings) -> tuple[list[MetricReader], MetricsServer | None]:
+    """Where metrics go: scraped from ``KABINET_METRICS_ADDR`` when it is set, else pushed over
+    OTLP when ``KABINET_TELEMETRY=otlp`` (one way, so no metric is counted twice downstream)."""
+    if settings.metrics_addr:
+        registry = CollectorRegistry(auto_describe=True)
+        server = MetricsServer(settings.metrics_addr, registry)
+        log.info("serving metrics", extra={"address": settings.metrics_addr})
+        return [PrometheusMetricReader(registry=registry)], server
+    if settings.telemetry is TelemetryExporter.OTLP:
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+
+        exporter = OTLPMetricExporter(endpoint=settings.otlp_endpoint)
+        return [PeriodicExportingMetricReader(exporter)], None
+    return [], None
 
 
 def _span_processor(

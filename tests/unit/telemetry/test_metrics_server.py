@@ -6,9 +6,11 @@ import urllib.request
 import pytest
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from prometheus_client import CollectorRegistry
 
-from kabinet.telemetry import MetricsServer
+from kabinet.settings import CommonSettings, TelemetryExporter
+from kabinet.telemetry import MetricsServer, metric_readers
 
 
 def test_the_endpoint_serves_the_providers_metrics_until_closed() -> None:
@@ -32,3 +34,20 @@ def test_the_endpoint_serves_the_providers_metrics_until_closed() -> None:
 def test_an_address_without_host_and_port_is_refused(addr: str) -> None:
     with pytest.raises(ValueError, match="KABINET_METRICS_ADDR"):
         MetricsServer(addr, CollectorRegistry())
+
+
+def test_metrics_are_scraped_or_pushed_never_both() -> None:
+    scraped, server = metric_readers(
+        CommonSettings(telemetry=TelemetryExporter.OTLP, metrics_addr="127.0.0.1:0")
+    )
+    assert server is not None
+    server.close()
+    assert [type(r) for r in scraped] == [PrometheusMetricReader]
+
+    pushed, none = metric_readers(CommonSettings(telemetry=TelemetryExporter.OTLP))
+    assert none is None
+    assert [type(r) for r in pushed] == [PeriodicExportingMetricReader]
+    for reader in pushed:
+        reader.shutdown()
+
+    assert metric_readers(CommonSettings()) == ([], None)
