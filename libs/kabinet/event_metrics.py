@@ -73,7 +73,6 @@ class EventMetrics:
         self.service = service
         self._pool = pool
         self._loop = loop
-        self._loop_thread = threading.get_ident()
         self._relay = relay
         self._consumers = tuple(consumers)
         self._timeout = timeout
@@ -141,7 +140,7 @@ class EventMetrics:
             now = time.monotonic()
             if self._cached is not None and now - self._cached[0] < self._max_age:
                 return self._cached[1]
-            if threading.get_ident() == self._loop_thread or self._loop.is_closed():
+            if self._on_own_loop() or self._loop.is_closed():
                 return None  # waiting here would block the loop that must answer
             try:
                 future = asyncio.run_coroutine_threadsafe(read_snapshot(self._pool), self._loop)
@@ -155,6 +154,12 @@ class EventMetrics:
                 return None
             self._cached = (time.monotonic(), snapshot)
             return snapshot
+
+    def _on_own_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
 
     def _published(self, options: CallbackOptions) -> Iterable[Observation]:
         if self._closed or self._relay is None:
