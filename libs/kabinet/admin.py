@@ -9,23 +9,29 @@ It talks to the same PostgreSQL and NATS as the services (``KABINET_DATABASE_URL
 - ``kabinet-admin events replay SERVICE PARKED_ID``: ask the consumer to run its handler again;
 - ``kabinet-admin roles grant|revoke EMAIL ROLE``: give or take a role (``support_agent``,
   ``operator``) through identity's ``GrantRole``/``RevokeRole`` (``KABINET_IDENTITY_ADDR``); the
-  account's tokens carry the change from its next sign-in or refresh.
+  account's tokens carry the change from its next sign-in or refresh;
+- ``kabinet-admin migrate [--service S]``: apply every service's pending migrations and exit (the
+  release's migration Job; services also migrate at start-up, under the same advisory lock);
+- ``kabinet-admin keys rotate [--publish-ahead SECONDS]``: create identity's next signing key now.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import importlib.util
 import sys
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 import asyncpg
 import nats
 from nats.js.errors import NotFoundError
 
 from kabinet.config import ConfigError, load_settings
-from kabinet.db import check_schema_name
+from kabinet.db import check_schema_name, migrate_url
 from kabinet.devstack.settings import DevstackSettings
 from kabinet.events import list_parked, outbox_lag, request_replay
 from kabinet.events.streams import STREAMS
@@ -141,6 +147,37 @@ async def change_role(address: str, action: str, email: str, role: str) -> str:
     return f"{account_id} roles: {', '.join(roles) or '-'} ({state})"
 
 
+def service_migrations(service: str) -> Path:
+    """The migrations folder of ``service``'s package, found without importing the service."""
+    spec = importlib.util.find_spec(service)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the {service} package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "migrations"
+
+
+async def migrate_all(database: str, services: Sequence[str] = SERVICES) -> list[str]:
+    """Apply each service's pending migrations (shared ones first); lines saying what was done."""
+    lines = []
+    for service in services:
+        applied = await migrate_url(database, service, service_migrations(service))
+        lines.append(f"{service}: " + (", ".join(applied) if applied else "up to date"))
+    return lines
+
+
+async def rotate_key(database: str, publish_ahead: float | None) -> str:
+    ops = importlib.import_module("identity.ops")
+    key = await ops.rotate_signing_key(database, publish_ahead)
+    when = f"{key.active_from:%Y-%m-%d %H:%M:%S %Z}"
+    return f"signing key {key.kid} created; published now, signs from {when}"
+
+
+def _positive(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kabinet-admin", description=__doc__.split("\n\n")[0])
     groups = parser.add_subparsers(dest="group", required=True)
@@ -159,6 +196,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub = role_commands.add_parser(action, help=f"{action} a role (support_agent, operator)")
         sub.add_argument("email")
         sub.add_argument("role")
+    migrating = groups.add_parser("migrate", help="apply pending database migrations and exit")
+    migrating.add_argument("--service", choices=SERVICES, help="only this service's schema")
+    keys = groups.add_parser("keys", help="identity's token signing keys")
+    key_commands = keys.add_subparsers(dest="command", required=True)
+    rotating = key_commands.add_parser("rotate", help="create the next signing key now")
+    rotating.add_argument(
+        "--publish-ahead",
+        type=_positive,
+        help="seconds it is published before it signs (default KABINET_IDENTITY_KEY_PUBLISH_AHEAD)",
+    )
     args = parser.parse_args(argv)
     if args.group == "roles":
         return _roles(args.command, args.email, args.role)
@@ -168,7 +215,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     try:
-        if args.command == "lag":
+        if args.group == "migrate":
+            only = [args.service] if args.service else SERVICES
+            print("\n".join(asyncio.run(migrate_all(database, only))))
+        elif args.group == "keys":
+            print(asyncio.run(rotate_key(database, args.publish_ahead)))
+        elif args.command == "lag":
             print("\n".join(asyncio.run(lag(database, bus))))
         elif args.command == "parked":
             print("\n".join(asyncio.run(parked(database, args.service, args.all))))
@@ -177,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("no such parked event, or it was replayed already", file=sys.stderr)
                 return 1
             print("replay requested; the consumer runs it within seconds")
-    except (OSError, asyncpg.PostgresError, nats.errors.Error) as exc:
+    except (OSError, RuntimeError, ValueError, asyncpg.PostgresError, nats.errors.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -26,6 +26,7 @@ import grpc
 import nats
 
 from kabinet.db import create_pool, migrate_url
+from kabinet.event_metrics import EventMetrics
 from kabinet.events.consumer import EventConsumer, Handler
 from kabinet.events.relay import OutboxRelay
 from kabinet.events.streams import STREAMS, ensure_stream
@@ -111,7 +112,12 @@ class ServiceHost:
         stream = self.name.upper()
         connection = await nats.connect(self.common.nats_url, connect_timeout=5)
         try:
-            await ensure_stream(connection.jetstream(), stream, STREAMS[stream])
+            await ensure_stream(
+                connection.jetstream(),
+                stream,
+                STREAMS[stream],
+                replicas=self.common.stream_replicas,
+            )
         finally:
             await connection.close()
 
@@ -159,6 +165,18 @@ class ServiceHost:
             )
         else:
             log.warning("KABINET_SMTP_URL is not set: mail stays queued in the outbox")
+        event_metrics = (
+            EventMetrics(
+                self._telemetry.meter(f"kabinet.events.{self.name}"),
+                self.name,
+                self.pool,
+                asyncio.get_running_loop(),
+                relay=relay,
+                consumers=consumers,
+            )
+            if self._telemetry is not None
+            else None
+        )
         tasks = [
             asyncio.create_task(worker.run(), name=type(worker).__name__) for worker in workers
         ]
@@ -176,6 +194,8 @@ class ServiceHost:
             waiter.cancel()
         finally:
             log.info("stopping")
+            if event_metrics is not None:
+                event_metrics.close()
             await server.stop(self.grace)
             for worker in reversed(workers):
                 with contextlib.suppress(Exception):

@@ -64,6 +64,16 @@ class CommonSettings:
     otlp_endpoint: str = setting(
         "KABINET_OTLP_ENDPOINT", "http://127.0.0.1:4317", "OTLP gRPC endpoint of the collector"
     )
+    metrics_addr: str = setting(
+        "KABINET_METRICS_ADDR",
+        "",
+        "host:port where the process serves /metrics for Prometheus (empty: not served)",
+    )
+    stream_replicas: int = setting(
+        "KABINET_NATS_STREAM_REPLICAS",
+        1,
+        "replicas of each service's JetStream stream (3 on a three-node NATS cluster)",
+    )
     log_level: str = setting("KABINET_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
     log_format: str = setting("KABINET_LOG_FORMAT", "json", "json (structured) or text")
     addresses: ServiceAddresses = ServiceAddresses()

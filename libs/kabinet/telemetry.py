@@ -10,6 +10,10 @@ OpenTelemetry allows one global provider per process. The first ``setup_telemetr
 later calls in the same process (tests, several services started in one process) reuse it and
 add their exporter to it, so the service name of the first call labels every span of the process.
 ``Telemetry.shutdown`` flushes and detaches only what its own call added.
+
+Metrics are served in Prometheus's text format at ``http://<addr>/metrics`` when
+``KABINET_METRICS_ADDR`` is set (by the set-up that created the provider), and otherwise go over
+OTLP with the traces when ``KABINET_TELEMETRY=otlp``.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ import logging
 import socket
 import sys
 import threading
-from collections.abc import Sequence
 
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.grpc import (
     GrpcAioInstrumentorClient,
@@ -40,6 +44,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from prometheus_client import CollectorRegistry, start_http_server
 
 from kabinet.settings import CommonSettings, TelemetryExporter
 
@@ -98,8 +103,10 @@ class Telemetry:
         tracer_provider: _SharedTracerProvider,
         meter_provider: MeterProvider,
         span_processor: SpanProcessor | None,
+        metrics_server: MetricsServer | None = None,
     ) -> None:
         self.service_name = service_name
+        self.metrics_server = metrics_server
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
         self._span_processor = span_processor
@@ -120,6 +127,27 @@ class Telemetry:
             self.tracer_provider.processors.remove(processor)
             processor.shutdown()
         self.meter_provider.force_flush()
+        server, self.metrics_server = self.metrics_server, None
+        if server is not None:
+            server.close()
+
+
+class MetricsServer:
+    """The HTTP server answering Prometheus's scrapes with the process's metrics."""
+
+    def __init__(self, addr: str, registry: CollectorRegistry) -> None:
+        host, _, port = addr.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"KABINET_METRICS_ADDR: expected host:port, got {addr!r}")
+        self._httpd, self._thread = start_http_server(
+            int(port), addr=host.strip("[]"), registry=registry
+        )
+        self.port = int(self._httpd.server_port)
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
 
 
 def setup_telemetry(
@@ -132,7 +160,7 @@ def setup_telemetry(
 
     Spans go to ``span_exporter`` when given (tests pass an in-memory one), else where
     ``settings.telemetry`` says: nowhere, the console, or OTLP at ``settings.otlp_endpoint``.
-    Metrics are exported over OTLP only. Call it before creating gRPC servers and channels.
+    Metrics: see ``metric_readers``. Call it before creating gRPC servers and channels.
     """
     resource = Resource.create(
         {
@@ -142,7 +170,7 @@ def setup_telemetry(
         }
     )
     tracer_provider = _tracer_provider(resource)
-    meter_provider = _meter_provider(resource, settings)
+    meter_provider, metrics_server = _meter_provider(resource, settings)
     processor = _span_processor(settings, span_exporter)
     if processor is not None:
         tracer_provider.processors.add(processor)
@@ -151,7 +179,7 @@ def setup_telemetry(
         # Instrumentation costs a few hundred microseconds per call; with nowhere to send spans
         # (KABINET_TELEMETRY=none) it would be pure overhead on every RPC and query.
         _instrument()
-    return Telemetry(service_name, tracer_provider, meter_provider, processor)
+    return Telemetry(service_name, tracer_provider, meter_provider, processor, metrics_server)
 
 
 def _tracer_provider(resource: Resource) -> _SharedTracerProvider:
@@ -166,20 +194,32 @@ def _tracer_provider(resource: Resource) -> _SharedTracerProvider:
     return provider
 
 
-def _meter_provider(resource: Resource, settings: CommonSettings) -> MeterProvider:
+def _meter_provider(
+    resource: Resource, settings: CommonSettings
+) -> tuple[MeterProvider, MetricsServer | None]:
     current = metrics.get_meter_provider()
     if isinstance(current, MeterProvider):
-        return current
-    readers: Sequence[MetricReader] = ()
+        return current, None
+    readers, server = metric_readers(settings)
+    provider = MeterProvider(resource=resource, metric_readers=readers)
+    metrics.set_meter_provider(provider)
+    return provider, server
+
+
+def metric_readers(settings: CommonSettings) -> tuple[list[MetricReader], MetricsServer | None]:
+    """Where metrics go: scraped from ``KABINET_METRICS_ADDR`` when it is set, else pushed over
+    OTLP when ``KABINET_TELEMETRY=otlp`` (one way, so no metric is counted twice downstream)."""
+    if settings.metrics_addr:
+        registry = CollectorRegistry(auto_describe=True)
+        server = MetricsServer(settings.metrics_addr, registry)
+        log.info("serving metrics", extra={"address": settings.metrics_addr})
+        return [PrometheusMetricReader(registry=registry)], server
     if settings.telemetry is TelemetryExporter.OTLP:
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 
-        readers = (
-            PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=settings.otlp_endpoint)),
-        )
-    provider = MeterProvider(resource=resource, metric_readers=readers)
-    metrics.set_meter_provider(provider)
-    return provider
+        exporter = OTLPMetricExporter(endpoint=settings.otlp_endpoint)
+        return [PeriodicExportingMetricReader(exporter)], None
+    return [], None
 
 
 def _span_processor(
