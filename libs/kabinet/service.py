@@ -30,6 +30,7 @@ from kabinet.events.consumer import EventConsumer, Handler
 from kabinet.events.relay import OutboxRelay
 from kabinet.events.streams import STREAMS, ensure_stream
 from kabinet.mail.sender import MailSender
+from kabinet.rpc.interceptors import ServerInterceptor
 from kabinet.rpc.server import start_server
 from kabinet.settings import CommonSettings
 from kabinet.telemetry import Telemetry, setup_telemetry
@@ -136,8 +137,10 @@ class ServiceHost:
         *,
         stop: asyncio.Event | None = None,
         ready: asyncio.Event | None = None,
+        callers: grpc.aio.ServerInterceptor | None = None,
     ) -> None:
-        """Serve until ``stop`` is set, or until SIGTERM/SIGINT when no event is given."""
+        """Serve until ``stop`` is set, or until SIGTERM/SIGINT when no event is given.
+        ``callers``: the caller authentication of ``kabinet.rpc.callers`` (its operator methods)."""
         stop = stop or self._stop_on_signals()
         relay = OutboxRelay(self.pool, self.schema, self.common.nats_url)
         consumers = [
@@ -162,7 +165,12 @@ class ServiceHost:
         tasks = [
             asyncio.create_task(worker.run(), name=type(worker).__name__) for worker in workers
         ]
-        server = await start_server(self.common.addresses.of(self.name), register, service_names)
+        interceptors: list[grpc.aio.ServerInterceptor] = [ServerInterceptor()]
+        if callers is not None:
+            interceptors.append(callers)
+        server = await start_server(
+            self.common.addresses.of(self.name), register, service_names, interceptors=interceptors
+        )
         log.info("serving", extra={"address": self.common.addresses.of(self.name)})
         if ready is not None:
             ready.set()

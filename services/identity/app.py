@@ -7,6 +7,7 @@ import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from identity.api import oidc as oidc_api
 from identity.api.grpc import SERVICE_NAME, register
 from identity.config import IdentitySettings
 from identity.domain.credentials import Credentials
@@ -14,6 +15,7 @@ from identity.domain.password_hashing import Argon2Params, PasswordHasher
 from identity.domain.ports import Clock
 from identity.domain.services import IdentityServices, build_services
 from identity.mail import identity_templates
+from identity.oidc_app import build_oidc, local_callers, seed_clients
 from identity.store.postgres import PostgresStore
 from kabinet.service import ServiceHost
 
@@ -57,9 +59,17 @@ async def serve(
         with make_hasher(settings) as hasher:
             services = make_services(host, settings, hasher)
             await services.start()
+            oidc = build_oidc(host.pool, services)
+            await seed_clients(oidc, settings.oidc.clients_seed)
             housekeeping = asyncio.create_task(services.housekeeping(), name="housekeeping")
             try:
-                await host.serve([register(services)], [SERVICE_NAME], stop=stop, ready=ready)
+                await host.serve(
+                    [register(services), oidc_api.register(oidc)],
+                    [SERVICE_NAME, *oidc_api.SERVICE_NAMES],
+                    stop=stop,
+                    ready=ready,
+                    callers=local_callers(services, oidc_api.OPERATOR_METHODS),
+                )
             finally:
                 housekeeping.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from identity.domain.password_policy import DEFAULT_MIN_STRENGTH
+from identity.oidc_config import OidcSettings
 from kabinet.config import setting
 from kabinet.settings import CommonSettings
 
@@ -146,6 +147,7 @@ class IdentitySettings:
     passwords: PasswordSettings = PasswordSettings()
     links: LinkSettings = LinkSettings()
     throttle: ThrottleSettings = ThrottleSettings()
+    oidc: OidcSettings = OidcSettings()  # noqa: RUF009 (frozen, like the others)
 
     @property
     def issuer(self) -> str:

@@ -25,6 +25,9 @@ class RevocationReason(StrEnum):
     RESET = "reset"
     REVOKED_BY_OWNER = "revoked_by_owner"
     ACCOUNT_DELETED = "account_deleted"
+    CODE_REUSED = "code_reused"
+    REVOKED_BY_CLIENT = "revoked_by_client"
+    DEVICE_DISCONNECTED = "device_disconnected"
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,25 @@ class AccountDeleted:
     occurred_at: datetime
 
 
+@dataclass(frozen=True)
+class DeviceConnected:
+    account_id: uuid.UUID
+    device_id: uuid.UUID
+    name: str
+    platform: str
+    client_id: str
+    app_version: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class DeviceDisconnected:
+    account_id: uuid.UUID
+    device_id: uuid.UUID
+    reason: str
+    occurred_at: datetime
+
+
 Event = (
     AccountRegistered
     | AccountActivated
@@ -78,4 +100,6 @@ Event = (
     | PasswordChanged
     | SessionRevoked
     | AccountDeleted
+    | DeviceConnected
+    | DeviceDisconnected
 )

@@ -12,6 +12,8 @@ from identity.domain.events import (
     AccountCreatedForPurchase,
     AccountDeleted,
     AccountRegistered,
+    DeviceConnected,
+    DeviceDisconnected,
     Event,
     PasswordChanged,
     SessionRevoked,
@@ -24,6 +26,8 @@ ACCOUNT_CREATED_FOR_PURCHASE = "identity.account.created_for_purchase"
 PASSWORD_CHANGED = "identity.password.changed"  # noqa: S105 (a subject)
 SESSION_REVOKED = "identity.session.revoked"
 ACCOUNT_DELETED = "identity.account.deleted"
+DEVICE_CONNECTED = "identity.device.connected"
+DEVICE_DISCONNECTED = "identity.device.disconnected"
 
 SUBJECTS = (
     ACCOUNT_REGISTERED,
@@ -32,6 +36,8 @@ SUBJECTS = (
     PASSWORD_CHANGED,
     SESSION_REVOKED,
     ACCOUNT_DELETED,
+    DEVICE_CONNECTED,
+    DEVICE_DISCONNECTED,
 )
 
 
@@ -77,5 +83,22 @@ def to_message(event: Event) -> tuple[str, Message]:
         case AccountDeleted():
             return ACCOUNT_DELETED, events_pb2.AccountDeleted(
                 account_id=str(event.account_id), occurred_at=at
+            )
+        case DeviceConnected():
+            return DEVICE_CONNECTED, events_pb2.DeviceConnected(
+                account_id=str(event.account_id),
+                device_id=str(event.device_id),
+                name=event.name,
+                platform=event.platform,
+                client_id=event.client_id,
+                app_version=event.app_version,
+                occurred_at=at,
+            )
+        case DeviceDisconnected():
+            return DEVICE_DISCONNECTED, events_pb2.DeviceDisconnected(
+                account_id=str(event.account_id),
+                device_id=str(event.device_id),
+                reason=event.reason,
+                occurred_at=at,
             )
     raise TypeError(f"not an identity event: {event!r}")

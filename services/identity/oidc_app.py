@@ -1,0 +1,75 @@
+"""Wiring of the OpenID provider, the client registry and the device registry on identity's pool.
+
+``identity.app`` calls ``build_oidc`` after the core use cases and registers what it returns;
+the seed file of clients is upserted before serving (idempotent, under an advisory lock).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+
+from identity.api.oidc import OidcServices
+from identity.domain.devices import DeviceFlow
+from identity.domain.oidc import ClientRegistry, OpenIdProvider, load_seed
+from identity.domain.services import IdentityServices
+from identity.mail import identity_templates
+from identity.store.oidc import OidcPostgresStore
+from kabinet.auth.keys import VerificationKeys
+from kabinet.rpc.callers import CallerAuthInterceptor, caller_interceptor
+
+DEFAULT_SEED = Path(__file__).parent / "seed" / "clients.json"
+
+
+def build_oidc(pool: asyncpg.Pool, services: IdentityServices) -> OidcServices:
+    """The provider's use cases on ``pool``, sharing the sessions and keys of ``services``."""
+    settings = services.settings
+    store = OidcPostgresStore(pool, identity_templates())
+    provider = OpenIdProvider(
+        store,
+        services.sessions,
+        services.keys,
+        services.clock,
+        code_ttl=settings.oidc.code_ttl,
+        access_ttl=settings.tokens.access_ttl,
+    )
+    return OidcServices(
+        registry=ClientRegistry(store, services.clock),
+        provider=provider,
+        devices=DeviceFlow(store, services.sessions, services.clock, settings.oidc),
+    )
+
+
+async def seed_clients(oidc: OidcServices, seed: str) -> None:
+    """Upsert the clients of the seed file (``KABINET_IDENTITY_CLIENTS_SEED``, or the default)."""
+    path = Path(seed) if seed else DEFAULT_SEED
+    await oidc.registry.seed(load_seed(path.read_text(encoding="utf-8")))
+
+
+# The scope a product backend's client_credentials token needs for identity's reading methods.
+IDENTITY_METHOD_SCOPES = {
+    "/kabinet.identity.v1.IdentityService/ValidateToken": "kabinet.tokens.validate",
+    "/kabinet.identity.v1.IdentityService/Introspect": "kabinet.tokens.validate",
+    "/kabinet.identity.v1.IdentityService/CheckSessions": "kabinet.tokens.validate",
+    "/kabinet.identity.v1.IdentityService/GetAccount": "kabinet.accounts.read",
+}
+
+
+def local_callers(
+    services: IdentityServices, operator_methods: frozenset[str]
+) -> CallerAuthInterceptor:
+    """Identity's caller authentication: it verifies with its own key ring, no JWKS fetch."""
+
+    async def keys(fresh: bool) -> VerificationKeys:
+        if fresh:
+            await services.keys.reload()
+        return services.keys.ring
+
+    return caller_interceptor(
+        operator_methods,
+        keys,
+        issuer=services.settings.issuer,
+        audience=services.settings.common.api_audience,
+        method_scopes=IDENTITY_METHOD_SCOPES,
+    )
