@@ -28,9 +28,15 @@ from gateway.context import (
 )
 from gateway.controllers.account import AccountController
 from gateway.controllers.auth import AuthController
+from gateway.controllers.devices import (
+    DeviceAuthorizationController,
+    DevicePageController,
+    DevicesController,
+)
 from gateway.controllers.health import HealthController
 from gateway.controllers.home import HomeController
 from gateway.controllers.links import LinkPagesController
+from gateway.controllers.oidc import OidcController
 from gateway.controllers.subscriptions import (
     EntitlementsController,
     PlansController,
@@ -90,6 +96,10 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
         PlansController,
         SubscriptionsController,
         EntitlementsController,
+        OidcController,
+        DeviceAuthorizationController,
+        DevicePageController,
+        DevicesController,
     ]
     if settings.mailbox_dir is not None:
         from gateway.controllers.dev import MailboxController

@@ -7,7 +7,7 @@ import asyncio
 import grpc
 
 from kabinet.distribution.v1 import distribution_pb2, distribution_pb2_grpc
-from kabinet.identity.v1 import identity_pb2, identity_pb2_grpc
+from kabinet.identity.v1 import identity_pb2, identity_pb2_grpc, oidc_pb2, oidc_pb2_grpc
 from kabinet.rpc.client import create_channel
 from kabinet.rpc.health import is_serving
 from kabinet.settings import ServiceAddresses
@@ -28,6 +28,12 @@ class ServiceClients:
         self.channels = channels
         self.identity: identity_pb2_grpc.IdentityServiceAsyncStub = (
             identity_pb2_grpc.IdentityServiceStub(channels["identity"])
+        )
+        self.oidc: oidc_pb2_grpc.OidcServiceAsyncStub = oidc_pb2_grpc.OidcServiceStub(
+            channels["identity"]
+        )
+        self.devices: oidc_pb2_grpc.DeviceRegistryServiceAsyncStub = (
+            oidc_pb2_grpc.DeviceRegistryServiceStub(channels["identity"])
         )
         self.subscription: subscription_pb2_grpc.SubscriptionServiceAsyncStub = (
             subscription_pb2_grpc.SubscriptionServiceStub(channels["subscription"])
@@ -58,9 +64,17 @@ def connect(addresses: ServiceAddresses, default_timeout: float) -> ServiceClien
         "distribution": distribution_pb2.DESCRIPTOR.services_by_name["DistributionService"],
         "support": support_pb2.DESCRIPTOR.services_by_name["SupportService"],
     }
+    extra = {
+        "identity": [
+            oidc_pb2.DESCRIPTOR.services_by_name[name]
+            for name in ("OidcService", "DeviceRegistryService")
+        ]
+    }
     channels = {
         name: create_channel(
-            addresses.of(name), services=[descriptors[name]], default_timeout=default_timeout
+            addresses.of(name),
+            services=[descriptors[name], *extra.get(name, [])],
+            default_timeout=default_timeout,
         )
         for name in SERVICE_NAMES
     }

@@ -300,8 +300,8 @@ class DeviceRegistryServicer(oidc_pb2_grpc.DeviceRegistryServiceServicer):
         self, request: pb.DisconnectDeviceRequest, context: Context
     ) -> pb.DisconnectDeviceResponse:
         """Disconnect one device; its tokens die at once."""
-        await self._d.disconnect(request.account_id, request.device_id)
-        return pb.DisconnectDeviceResponse()
+        session_id = await self._d.disconnect(request.account_id, request.device_id)
+        return pb.DisconnectDeviceResponse(session_id=str(session_id))
 
 
 def register(services: OidcServices) -> Callable[[grpc.aio.Server], None]:

@@ -408,8 +408,8 @@ class DeviceFlow:
         async with self._store.connection() as db:
             return await db.connected_devices(account, self._clock())
 
-    async def disconnect(self, account_id: str, device_id: str) -> None:
-        """Remove one of the account's devices and revoke its session at once."""
+    async def disconnect(self, account_id: str, device_id: str) -> uuid.UUID:
+        """Remove one of the account's devices and revoke its session at once; the session id."""
         account, device = _parse_uuid(account_id), _parse_uuid(device_id)
         if account is None or device is None:
             raise DomainError(ErrorKind.NOT_FOUND, DEVICE_NOT_FOUND)
@@ -422,3 +422,4 @@ class DeviceFlow:
             if await tx.revoke_session(session_id, now, reason, account_id=account):
                 await tx.publish(SessionRevoked(account, session_id, reason, now))
             await tx.publish(DeviceDisconnected(account, device, "by_owner", now))
+        return session_id
