@@ -61,6 +61,8 @@ def cluster_environ(
         # Tests pay for argon2 on every sign-in: keep the cost low there, the policy unchanged.
         "KABINET_IDENTITY_ARGON2_MEMORY_KIB": "1024",
         "KABINET_IDENTITY_ARGON2_TIME_COST": "1",
+        # Device apps poll every second here (RFC 8628's default of five would slow the tests).
+        "KABINET_IDENTITY_DEVICE_INTERVAL": "1",
     }
     for name in SERVICES:
         environ[f"KABINET_{name.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"
