@@ -18,9 +18,9 @@ The rules, per service:
   token must carry the scope of the method's group (``method_scopes``);
 - a call **without** a token to a method that is not an operator method is accepted. This is the
   cluster's trust rule: the gateway and the services call each other without tokens, inside the
-  cluster network, which its network policy closes to everything else; product backends outside
-  that boundary reach the services through an ingress that demands a token
-  (``KABINET_RPC_REQUIRE_TOKEN``, set on such ingress replicas, makes every call need one).
+  cluster network, which its network policy closes to everything else; product backends
+  present their client_credentials tokens. A server built with ``require_token=True`` (for
+  replicas exposed beyond that network) refuses every call without one.
 
 Tokens are short-lived (minutes) and checked locally, so a revoked operator session keeps its
 gRPC power until its access token expires; that is the price of no round trip per call.

@@ -80,6 +80,8 @@ def test_every_event_has_its_subject() -> None:
         e.PasswordChanged(account, e.PasswordChangeReason.RESET, now),
         e.SessionRevoked(account, uuid.uuid4(), e.RevocationReason.REPLAY, now),
         e.AccountDeleted(account, now),
+        e.DeviceConnected(account, uuid.uuid4(), "Laptop", "windows", "app", "1.0", now),
+        e.DeviceDisconnected(account, uuid.uuid4(), "by_owner", now),
     ]
     subjects = []
     for sample in samples:
