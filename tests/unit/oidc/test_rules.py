@@ -83,4 +83,6 @@ def test_every_code_has_both_messages() -> None:
     codes = [*oidc.CODES, *devices.CODES, *(f"oauth.{e}" for e in oidc.OAUTH_ERRORS)]
     for code in codes:
         english, russian = CATALOG[code]
-        assert english.strip() and russian.strip() and english != russian
+        assert english.strip()
+        assert russian.strip()
+        assert english != russian
