@@ -22,12 +22,12 @@ from gateway.auth import CSRF_COOKIE, Principal
 from gateway.clients import ServiceClients
 from gateway.controllers.oidc import (
     NO_STORE,
+    authenticated_form,
     browser_principal,
     check_form_csrf,
-    client_credentials_of,
-    form_of,
-    oauth_failure,
+    oauth_answer,
     oauth_json,
+    page_error,
 )
 from gateway.oidc_pages import (
     device_code_page,
@@ -36,9 +36,8 @@ from gateway.oidc_pages import (
     error_page,
     signin_page,
 )
-from kabinet.errors import DomainError, ErrorKind
+from kabinet.errors import ErrorKind
 from kabinet.identity.v1 import oidc_pb2
-from kabinet.rpc.errors import domain_error_from_rpc
 
 
 class DeviceInfo(msgspec.Struct):
@@ -84,11 +83,11 @@ class DeviceAuthorizationController(Controller):
         state: State,
         clients: NamedDependency[ServiceClients],
         language: NamedDependency[str],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[Any]:
         """A device code for the app and a user code for the person."""
-        try:
-            form = await form_of(request)
-            client_id, secret = client_credentials_of(request, form)
+
+        async def call() -> Response[Any]:
+            form, client_id, secret = await authenticated_form(request)
             reply = await clients.oidc.AuthorizeDevice(
                 oidc_pb2.AuthorizeDeviceRequest(
                     client_id=client_id,
@@ -99,21 +98,19 @@ class DeviceAuthorizationController(Controller):
                     app_version=form.get("app_version", ""),
                 )
             )
-        except DomainError as error:
-            return oauth_failure(error, language)
-        except grpc.aio.AioRpcError as failed:
-            return oauth_failure(domain_error_from_rpc(failed), language)
-        page = f"{state.settings.common.issuer}/device"
-        return oauth_json(
-            {
-                "device_code": reply.device_code,
-                "user_code": reply.user_code,
-                "verification_uri": page,
-                "verification_uri_complete": f"{page}?user_code={reply.user_code}",
-                "expires_in": reply.expires_in,
-                "interval": reply.interval,
-            }
-        )
+            page = f"{state.settings.common.issuer}/device"
+            return oauth_json(
+                {
+                    "device_code": reply.device_code,
+                    "user_code": reply.user_code,
+                    "verification_uri": page,
+                    "verification_uri_complete": f"{page}?user_code={reply.user_code}",
+                    "expires_in": reply.expires_in,
+                    "interval": reply.interval,
+                }
+            )
+
+        return await oauth_answer(language, call)
 
 
 class DevicePageController(Controller):
@@ -166,9 +163,7 @@ class DevicePageController(Controller):
                 )
             )
         except grpc.aio.AioRpcError as failed:
-            error = domain_error_from_rpc(failed)
-            if error.kind in (ErrorKind.UNAVAILABLE, ErrorKind.INTERNAL):
-                raise
+            error = page_error(failed)
             status = 429 if error.kind is ErrorKind.RESOURCE_EXHAUSTED else 400
             return device_code_page(
                 language, fields["user_code"][:16], csrf, error=error.code, status=status
@@ -204,9 +199,7 @@ class DevicePageController(Controller):
                 )
             )
         except grpc.aio.AioRpcError as failed:
-            error = domain_error_from_rpc(failed)
-            if error.kind in (ErrorKind.UNAVAILABLE, ErrorKind.INTERNAL):
-                raise
+            error = page_error(failed)
             return device_code_page(language, "", fields["csrf"], error=error.code, status=400)
         return device_done_page(language, approve, fields["csrf"])
 

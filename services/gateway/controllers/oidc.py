@@ -13,6 +13,7 @@ import base64
 import binascii
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
@@ -73,6 +74,35 @@ def oauth_failure(error: DomainError, language: str) -> Response[dict[str, Any]]
     headers = {"WWW-Authenticate": 'Basic realm="kabinet"'} if status == 401 else {}
     body = {"error": name, "error_description": translate(error.code, language)}
     return oauth_json(body, status, headers)
+
+
+def page_error(failed: grpc.aio.AioRpcError) -> DomainError:
+    """The failure a page shows to the person; outages and bugs go on to the problem handler."""
+    error = domain_error_from_rpc(failed)
+    if error.kind in (ErrorKind.UNAVAILABLE, ErrorKind.INTERNAL):
+        raise failed
+    return error
+
+
+async def oauth_answer(
+    language: str, call: Callable[[], Awaitable[Response[Any]]]
+) -> Response[Any]:
+    """``call``'s answer, or its failure as an RFC 6749 error."""
+    try:
+        return await call()
+    except DomainError as error:
+        return oauth_failure(error, language)
+    except grpc.aio.AioRpcError as failed:
+        return oauth_failure(domain_error_from_rpc(failed), language)
+
+
+async def authenticated_form(
+    request: Request[Any, Any, Any],
+) -> tuple[dict[str, str], str, str]:
+    """The url-encoded form and the client's id and secret (basic or in the form)."""
+    form = await form_of(request)
+    client_id, secret = client_credentials_of(request, form)
+    return form, client_id, secret
 
 
 async def form_of(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -309,10 +339,7 @@ class OidcController(Controller):
                 )
             )
         except grpc.aio.AioRpcError as failed:
-            error = domain_error_from_rpc(failed)
-            if error.kind in (ErrorKind.UNAVAILABLE, ErrorKind.INTERNAL):
-                raise
-            return signin_page(language, return_to, error=error.code, status=400)
+            return signin_page(language, return_to, error=page_error(failed).code, status=400)
         response: Response[Any] = Redirect(return_to, status_code=303, headers=NO_STORE)
         set_session_cookies(
             response,
@@ -329,11 +356,11 @@ class OidcController(Controller):
         clients: NamedDependency[ServiceClients],
         client_info: NamedDependency[identity_pb2.ClientInfo],
         language: NamedDependency[str],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[Any]:
         """authorization_code, refresh_token, client_credentials and device_code grants."""
-        try:
-            form = await form_of(request)
-            client_id, secret = client_credentials_of(request, form)
+
+        async def call() -> Response[Any]:
+            form, client_id, secret = await authenticated_form(request)
             reply = await clients.oidc.Token(
                 oidc_pb2.TokenRequest(
                     grant_type=form.get("grant_type", ""),
@@ -348,19 +375,17 @@ class OidcController(Controller):
                     client=client_info,
                 )
             )
-        except DomainError as error:
-            return oauth_failure(error, language)
-        except grpc.aio.AioRpcError as failed:
-            return oauth_failure(domain_error_from_rpc(failed), language)
-        body: dict[str, Any] = {
-            "access_token": reply.access_token,
-            "token_type": reply.token_type,
-            "expires_in": reply.expires_in,
-        }
-        for name in ("refresh_token", "id_token", "scope"):
-            if value := getattr(reply, name):
-                body[name] = value
-        return oauth_json(body)
+            body: dict[str, Any] = {
+                "access_token": reply.access_token,
+                "token_type": reply.token_type,
+                "expires_in": reply.expires_in,
+            }
+            for name in ("refresh_token", "id_token", "scope"):
+                if value := getattr(reply, name):
+                    body[name] = value
+            return oauth_json(body)
+
+        return await oauth_answer(language, call)
 
     @get("/oauth2/userinfo", summary="UserInfo endpoint")
     async def userinfo(
@@ -396,19 +421,17 @@ class OidcController(Controller):
         language: NamedDependency[str],
     ) -> Response[Any]:
         """Revokes the session behind the token; unknown tokens get the same 200."""
-        try:
-            form = await form_of(request)
-            client_id, secret = client_credentials_of(request, form)
+
+        async def call() -> Response[Any]:
+            form, client_id, secret = await authenticated_form(request)
             await clients.oidc.RevokeToken(
                 oidc_pb2.RevokeTokenRequest(
                     token=form.get("token", ""), client_id=client_id, client_secret=secret
                 )
             )
-        except DomainError as error:
-            return oauth_failure(error, language)
-        except grpc.aio.AioRpcError as failed:
-            return oauth_failure(domain_error_from_rpc(failed), language)
-        return Response(None, status_code=200, headers=NO_STORE)
+            return Response(None, status_code=200, headers=NO_STORE)
+
+        return await oauth_answer(language, call)
 
     @post("/oauth2/introspect", summary="Token introspection (RFC 7662)", status_code=200)
     async def introspect(
@@ -416,21 +439,19 @@ class OidcController(Controller):
         request: Request[Any, Any, Any],
         clients: NamedDependency[ServiceClients],
         language: NamedDependency[str],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[Any]:
         """For confidential clients: whether a token is active, with its claims."""
-        try:
-            form = await form_of(request)
-            client_id, secret = client_credentials_of(request, form)
+
+        async def call() -> Response[Any]:
+            form, client_id, secret = await authenticated_form(request)
             reply = await clients.oidc.IntrospectToken(
                 oidc_pb2.IntrospectTokenRequest(
                     token=form.get("token", ""), client_id=client_id, client_secret=secret
                 )
             )
-        except DomainError as error:
-            return oauth_failure(error, language)
-        except grpc.aio.AioRpcError as failed:
-            return oauth_failure(domain_error_from_rpc(failed), language)
-        return oauth_json(json.loads(reply.answer_json))
+            return oauth_json(json.loads(reply.answer_json))
+
+        return await oauth_answer(language, call)
 
     @get("/oauth2/logout", summary="End session", include_in_schema=False)
     async def logout(
