@@ -30,6 +30,7 @@ from kabinet.events.consumer import EventConsumer, Handler
 from kabinet.events.relay import OutboxRelay
 from kabinet.events.streams import STREAMS, ensure_stream
 from kabinet.mail.sender import MailSender
+from kabinet.rpc.callers import identity_keys, policy_interceptor, service_policy
 from kabinet.rpc.interceptors import ServerInterceptor
 from kabinet.rpc.server import start_server
 from kabinet.settings import CommonSettings
@@ -140,7 +141,11 @@ class ServiceHost:
         callers: grpc.aio.ServerInterceptor | None = None,
     ) -> None:
         """Serve until ``stop`` is set, or until SIGTERM/SIGINT when no event is given.
-        ``callers``: the caller authentication of ``kabinet.rpc.callers`` (its operator methods)."""
+
+        ``callers`` authenticates gRPC callers (``kabinet.rpc.callers``); by default the policy
+        is the one the service's ``<name>.api`` modules declare (``OPERATOR_METHODS``,
+        ``METHOD_SCOPES``), with tokens verified against identity's JWKS (fetched only when a
+        caller presents a token)."""
         stop = stop or self._stop_on_signals()
         relay = OutboxRelay(self.pool, self.schema, self.common.nats_url)
         consumers = [
@@ -165,9 +170,16 @@ class ServiceHost:
         tasks = [
             asyncio.create_task(worker.run(), name=type(worker).__name__) for worker in workers
         ]
-        interceptors: list[grpc.aio.ServerInterceptor] = [ServerInterceptor()]
-        if callers is not None:
-            interceptors.append(callers)
+        remote_keys = None
+        if callers is None:
+            remote_keys = identity_keys(self.common.addresses.identity)
+            callers = policy_interceptor(
+                service_policy(f"{self.name}.api"),
+                remote_keys,
+                issuer=self.common.issuer,
+                audience=self.common.api_audience,
+            )
+        interceptors: list[grpc.aio.ServerInterceptor] = [ServerInterceptor(), callers]
         server = await start_server(
             self.common.addresses.of(self.name), register, service_names, interceptors=interceptors
         )
@@ -185,6 +197,8 @@ class ServiceHost:
         finally:
             log.info("stopping")
             await server.stop(self.grace)
+            if remote_keys is not None:
+                await remote_keys.close()
             for worker in reversed(workers):
                 with contextlib.suppress(Exception):
                     await worker.stop()

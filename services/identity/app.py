@@ -68,7 +68,7 @@ async def serve(
                     [SERVICE_NAME, *oidc_api.SERVICE_NAMES],
                     stop=stop,
                     ready=ready,
-                    callers=local_callers(services, oidc_api.OPERATOR_METHODS),
+                    callers=local_callers(services),
                 )
             finally:
                 housekeeping.cancel()

@@ -17,7 +17,7 @@ from identity.domain.services import IdentityServices
 from identity.mail import identity_templates
 from identity.store.oidc import OidcPostgresStore
 from kabinet.auth.keys import VerificationKeys
-from kabinet.rpc.callers import CallerAuthInterceptor, caller_interceptor
+from kabinet.rpc.callers import CallerAuthInterceptor, policy_interceptor, service_policy
 
 DEFAULT_SEED = Path(__file__).parent / "seed" / "clients.json"
 
@@ -47,29 +47,18 @@ async def seed_clients(oidc: OidcServices, seed: str) -> None:
     await oidc.registry.seed(load_seed(path.read_text(encoding="utf-8")))
 
 
-# The scope a product backend's client_credentials token needs for identity's reading methods.
-IDENTITY_METHOD_SCOPES = {
-    "/kabinet.identity.v1.IdentityService/ValidateToken": "kabinet.tokens.validate",
-    "/kabinet.identity.v1.IdentityService/Introspect": "kabinet.tokens.validate",
-    "/kabinet.identity.v1.IdentityService/CheckSessions": "kabinet.tokens.validate",
-    "/kabinet.identity.v1.IdentityService/GetAccount": "kabinet.accounts.read",
-}
-
-
-def local_callers(
-    services: IdentityServices, operator_methods: frozenset[str]
-) -> CallerAuthInterceptor:
-    """Identity's caller authentication: it verifies with its own key ring, no JWKS fetch."""
+def local_callers(services: IdentityServices) -> CallerAuthInterceptor:
+    """Identity's caller authentication: the policy of ``identity.api`` (every module's
+    ``OPERATOR_METHODS`` and ``METHOD_SCOPES``), verified with its own key ring."""
 
     async def keys(fresh: bool) -> VerificationKeys:
         if fresh:
             await services.keys.reload()
         return services.keys.ring
 
-    return caller_interceptor(
-        operator_methods,
+    return policy_interceptor(
+        service_policy("identity.api"),
         keys,
         issuer=services.settings.issuer,
         audience=services.settings.common.api_audience,
-        method_scopes=IDENTITY_METHOD_SCOPES,
     )

@@ -19,6 +19,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from kabinet.identity.v1 import identity_pb2, identity_pb2_grpc, oidc_pb2, oidc_pb2_grpc
+from kabinet.subscription.v1 import subscription_pb2, subscription_pb2_grpc
 from kabinet.testing.cluster import Cluster
 from tests.e2e.oidc_support import (
     Browser,
@@ -438,6 +439,21 @@ async def test_client_credentials_tokens_at_the_grpc_boundary(
             metadata=bearer(admin_token),
             timeout=10,
         )
+    # Another service checks the same tokens against identity's JWKS.
+    async with grpc.aio.insecure_channel(cluster.environ["KABINET_SUBSCRIPTION_ADDR"]) as channel:
+        plans = subscription_pb2_grpc.SubscriptionServiceStub(channel)
+        listed_plans = await plans.ListPlans(
+            subscription_pb2.ListPlansRequest(), metadata=bearer(reader_token), timeout=10
+        )
+        assert listed_plans.plans
+        with pytest.raises(grpc.aio.AioRpcError) as forged_elsewhere:
+            await plans.ListPlans(
+                subscription_pb2.ListPlansRequest(),
+                metadata=bearer(reader_token[:-2]),
+                timeout=10,
+            )
+        assert forged_elsewhere.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
     after: Any = await http.post(
         "/oauth2/introspect", data={"token": cc["access_token"]}, auth=(admin, admin_secret)
     )

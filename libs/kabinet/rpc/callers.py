@@ -29,7 +29,9 @@ gRPC power until its access token expires; that is the price of no round trip pe
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
+import pkgutil
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -99,8 +101,13 @@ class RemoteKeys:
     """Identity's JWKS, fetched over gRPC and cached; fetched again (at most every
     ``JWKS_MIN_REFRESH`` seconds) when a token names a key it does not know."""
 
-    def __init__(self, fetch: Callable[[], Awaitable[str]]) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[str]],
+        close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._fetch = fetch
+        self._close = close
         self._keys: PublicKeySet | None = None
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
@@ -115,6 +122,11 @@ class RemoteKeys:
             self._keys = PublicKeySet.from_jwks(json.loads(await self._fetch()))
             self._fetched_at = time.monotonic()
             return self._keys
+
+    async def close(self) -> None:
+        """Release what fetching holds (a channel to identity)."""
+        if self._close is not None:
+            await self._close()
 
 
 class CallerVerifier:
@@ -236,6 +248,25 @@ def _refusing(handler: _Handler, error: DomainError) -> _Handler:
     return grpc.unary_unary_rpc_method_handler(unary, **kwargs)
 
 
+def service_policy(package: str, *, require_token: bool = False) -> CallerPolicy:
+    """The policy a service's ``api`` package declares: the union of ``OPERATOR_METHODS``
+    (frozensets of full method names) and of ``METHOD_SCOPES`` (method or service prefix →
+    scope) of its modules. A package that does not exist declares nothing."""
+    try:
+        root = importlib.import_module(package)
+    except ModuleNotFoundError:
+        return CallerPolicy(frozenset(), {}, require_token)
+    modules = [root]
+    for info in pkgutil.iter_modules(getattr(root, "__path__", [])):
+        modules.append(importlib.import_module(f"{package}.{info.name}"))
+    operator: set[str] = set()
+    scopes: dict[str, str] = {}
+    for module in modules:
+        operator |= set(getattr(module, "OPERATOR_METHODS", ()))
+        scopes.update(getattr(module, "METHOD_SCOPES", {}))
+    return CallerPolicy(frozenset(operator), scopes, require_token)
+
+
 def caller_interceptor(
     operator_methods: frozenset[str],
     keys: KeySource,
@@ -250,18 +281,35 @@ def caller_interceptor(
     return CallerAuthInterceptor(policy, CallerVerifier(keys, issuer=issuer, audience=audience))
 
 
+def policy_interceptor(
+    policy: CallerPolicy, keys: KeySource, *, issuer: str, audience: str
+) -> CallerAuthInterceptor:
+    """The interceptor enforcing ``policy`` with tokens verified against ``keys``."""
+    return CallerAuthInterceptor(policy, CallerVerifier(keys, issuer=issuer, audience=audience))
+
+
 def identity_keys(identity_addr: str) -> RemoteKeys:
-    """Identity's JWKS over gRPC, for services other than identity (create on the serving loop)."""
+    """Identity's JWKS over gRPC, for the services other than identity. The channel is opened at
+    the first fetch (on the serving loop) and closed by ``RemoteKeys.close``."""
     from kabinet.identity.v1 import identity_pb2, identity_pb2_grpc
     from kabinet.rpc.client import create_channel
 
-    channel = create_channel(
-        identity_addr, services=[identity_pb2.DESCRIPTOR.services_by_name["IdentityService"]]
-    )
-    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    opened: list[grpc.aio.Channel] = []
 
     async def fetch() -> str:
+        if not opened:
+            opened.append(
+                create_channel(
+                    identity_addr,
+                    services=[identity_pb2.DESCRIPTOR.services_by_name["IdentityService"]],
+                )
+            )
+        stub = identity_pb2_grpc.IdentityServiceStub(opened[0])
         reply = await stub.GetJwks(identity_pb2.GetJwksRequest())
         return reply.jwks_json
 
-    return RemoteKeys(fetch)
+    async def close() -> None:
+        while opened:
+            await opened.pop().close()
+
+    return RemoteKeys(fetch, close)

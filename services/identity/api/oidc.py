@@ -37,6 +37,14 @@ OPERATOR_METHODS = frozenset(
     for name in ("RegisterClient", "UpdateClient", "ListClients", "DisableClient")
 )
 
+# The scope a product backend's client_credentials token needs for identity's reading methods.
+METHOD_SCOPES = {
+    "/kabinet.identity.v1.IdentityService/ValidateToken": "kabinet.tokens.validate",
+    "/kabinet.identity.v1.IdentityService/Introspect": "kabinet.tokens.validate",
+    "/kabinet.identity.v1.IdentityService/CheckSessions": "kabinet.tokens.validate",
+    "/kabinet.identity.v1.IdentityService/GetAccount": "kabinet.accounts.read",
+}
+
 Context = grpc.aio.ServicerContext[Any, Any]
 
 

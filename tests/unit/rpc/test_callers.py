@@ -18,6 +18,7 @@ from kabinet.rpc.callers import (
     RemoteKeys,
     bearer_token,
     caller_interceptor,
+    service_policy,
 )
 from kabinet.rpc.errors import domain_error_from_rpc
 from kabinet.rpc.interceptors import ServerInterceptor
@@ -179,3 +180,15 @@ async def test_remote_keys_are_fetched_once_and_again_only_for_a_new_kid() -> No
     await keys(True)  # asked again at once: too soon, the cached copy answers
     assert fetched == 1
     assert first.verification_key(RING.current(NOW).kid, NOW) is not None
+
+
+def test_a_services_policy_is_what_its_api_modules_declare() -> None:
+    policy = service_policy("identity.api")
+    assert "/kabinet.identity.v1.ClientRegistryService/RegisterClient" in policy.operator_methods
+    assert "/kabinet.identity.v1.IdentityService/SignIn" not in policy.operator_methods
+    assert policy.scope_for("/kabinet.identity.v1.IdentityService/ValidateToken") == (
+        "kabinet.tokens.validate"
+    )
+    empty = service_policy("no_such_service.api")
+    assert empty.operator_methods == frozenset()
+    assert empty.scope_for("/x.v1.XService/Y") is None
