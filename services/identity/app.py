@@ -15,7 +15,8 @@ from identity.domain.password_hashing import Argon2Params, PasswordHasher
 from identity.domain.ports import Clock
 from identity.domain.services import IdentityServices, build_services
 from identity.mail import identity_templates
-from identity.oidc_app import build_oidc, local_callers, seed_clients
+from identity.oidc_app import PURGE_INTERVAL, build_oidc, local_callers, seed_clients
+from identity.oidc_app import housekeeping as oidc_housekeeping
 from identity.store.postgres import PostgresStore
 from kabinet.service import ServiceHost
 
@@ -62,6 +63,9 @@ async def serve(
             oidc = build_oidc(host.pool, services)
             await seed_clients(oidc, settings.oidc.clients_seed)
             housekeeping = asyncio.create_task(services.housekeeping(), name="housekeeping")
+            oidc_purge = asyncio.create_task(
+                oidc_housekeeping(oidc, PURGE_INTERVAL), name="oidc-housekeeping"
+            )
             try:
                 await host.serve(
                     [register(services), oidc_api.register(oidc)],
@@ -72,6 +76,9 @@ async def serve(
                 )
             finally:
                 housekeeping.cancel()
+                oidc_purge.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await housekeeping
+                with contextlib.suppress(asyncio.CancelledError):
+                    await oidc_purge
                 await services.close()

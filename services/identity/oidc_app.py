@@ -6,6 +6,8 @@ the seed file of clients is upserted before serving (idempotent, under an adviso
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
 import asyncpg
@@ -13,12 +15,16 @@ import asyncpg
 from identity.api.oidc import OidcServices
 from identity.domain.devices import DeviceFlow
 from identity.domain.oidc import ClientRegistry, OpenIdProvider, load_seed
-from identity.domain.services import IdentityServices
+from identity.domain.services import RETENTION, IdentityServices
 from identity.mail import identity_templates
 from identity.store.oidc import OidcPostgresStore
 from kabinet.auth.keys import VerificationKeys
 from kabinet.rpc.callers import CallerAuthInterceptor, policy_interceptor, service_policy
 
+log = logging.getLogger(__name__)
+
+# Expired codes and grants are looked for this often (seconds).
+PURGE_INTERVAL = 600.0
 DEFAULT_SEED = Path(__file__).parent / "seed" / "clients.json"
 
 
@@ -39,6 +45,19 @@ def build_oidc(pool: asyncpg.Pool, services: IdentityServices) -> OidcServices:
         provider=provider,
         devices=DeviceFlow(store, services.sessions, services.clock, settings.oidc),
     )
+
+
+async def housekeeping(oidc: OidcServices, interval: float) -> None:
+    """Delete expired codes and device grants (kept a day, like spent links) now and then; runs
+    until cancelled, surviving database hiccups."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            purged = await oidc.provider.purge(RETENTION)
+            if purged:
+                log.info("expired grants deleted", extra={"rows": purged})
+        except Exception:  # the next round tries again
+            log.exception("oidc housekeeping failed")
 
 
 async def seed_clients(oidc: OidcServices, seed: str) -> None:

@@ -215,6 +215,10 @@ class OidcTransaction(Transaction, Protocol):
 
     async def set_code_session(self, code_hash: bytes, session_id: uuid.UUID) -> None: ...
 
+    async def delete_grants_expired_before(self, moment: datetime) -> int:
+        """Forget codes and device grants that expired before ``moment``; how many."""
+        ...
+
 
 class OidcStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[OidcTransaction]: ...
@@ -422,6 +426,11 @@ class OpenIdProvider:
         self._access_ttl = timedelta(seconds=access_ttl)
         self.issuer = sessions.issuer
         self.audience = sessions.audience
+
+    async def purge(self, retention: timedelta) -> int:
+        """Delete codes and device grants expired longer than ``retention`` ago."""
+        async with self._store.transaction() as tx:
+            return await tx.delete_grants_expired_before(self._clock() - retention)
 
     # authorization endpoint
 

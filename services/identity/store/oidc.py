@@ -207,6 +207,12 @@ class OidcPostgresTransaction(PostgresTransaction):
     async def lock_clients(self) -> None:
         await self._db.execute("SELECT pg_advisory_xact_lock($1)", CLIENTS_LOCK)
 
+    async def delete_grants_expired_before(self, moment: datetime) -> int:
+        """Forget authorization codes and device grants that expired before ``moment``."""
+        codes = await self._db.execute("DELETE FROM oauth_codes WHERE expires_at < $1", moment)
+        grants = await self._db.execute("DELETE FROM device_grants WHERE expires_at < $1", moment)
+        return int(codes.rsplit(" ", 1)[-1]) + int(grants.rsplit(" ", 1)[-1])
+
     # consents and codes
 
     async def consented_scopes(self, account_id: uuid.UUID, client_id: str) -> tuple[str, ...]:

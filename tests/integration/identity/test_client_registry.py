@@ -4,7 +4,7 @@ survives a re-seed, secrets are stored only as digests, and bad clients are refu
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -100,3 +100,29 @@ async def test_bad_clients_are_refused(pool: asyncpg.Pool) -> None:
         with pytest.raises(DomainError):
             await registry.register(client, confidential=False)
     assert [c.client_id for c in await registry.list()] == ["site-1"]
+
+
+async def test_expired_codes_and_grants_are_deleted(pool: asyncpg.Pool) -> None:
+    store = OidcPostgresStore(pool, identity_templates())
+    registry = ClientRegistry(store, _now)
+    await registry.register(
+        OAuthClient(
+            client_id="app-1",
+            name="App",
+            grant_types=("urn:ietf:params:oauth:grant-type:device_code",),
+        ),
+        confidential=False,
+    )
+    for user_code, age in (("BCDFGHJK", "2 days"), ("BCDFGHJM", "1 hour")):
+        await pool.execute(
+            "INSERT INTO device_grants (device_code_hash, user_code, client_id, created_at,"
+            " expires_at, interval_seconds, status)"
+            " VALUES ($1, $2, 'app-1', now(), now() - $3::interval, 5, 'pending')",
+            hash_token(user_code),
+            user_code,
+            age,
+        )
+    async with store.transaction() as tx:
+        deleted = await tx.delete_grants_expired_before(_now() - timedelta(days=1))
+    assert deleted == 1
+    assert await pool.fetchval("SELECT array_agg(user_code) FROM device_grants") == ["BCDFGHJM"]
