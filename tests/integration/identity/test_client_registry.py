@@ -113,11 +113,11 @@ async def test_expired_codes_and_grants_are_deleted(pool: asyncpg.Pool) -> None:
         ),
         confidential=False,
     )
-    for user_code, age in (("BCDFGHJK", "2 days"), ("BCDFGHJM", "1 hour")):
+    for user_code, age in (("BCDFGHJK", timedelta(days=2)), ("BCDFGHJM", timedelta(hours=1))):
         await pool.execute(
             "INSERT INTO device_grants (device_code_hash, user_code, client_id, created_at,"
             " expires_at, interval_seconds, status)"
-            " VALUES ($1, $2, 'app-1', now(), now() - $3::interval, 5, 'pending')",
+            " VALUES ($1, $2, 'app-1', now(), now() - $3, 5, 'pending')",
             hash_token(user_code),
             user_code,
             age,
