@@ -117,7 +117,7 @@ async def test_expired_codes_and_grants_are_deleted(pool: asyncpg.Pool) -> None:
         await pool.execute(
             "INSERT INTO device_grants (device_code_hash, user_code, client_id, created_at,"
             " expires_at, interval_seconds, status)"
-            " VALUES ($1, $2, 'app-1', now(), now() - $3, 5, 'pending')",
+            " VALUES ($1, $2, 'app-1', now(), now() - $3::interval, 5, 'pending')",
             hash_token(user_code),
             user_code,
             age,
