@@ -25,6 +25,7 @@ from tests.e2e.oidc_support import (
     Browser,
     active_account,
     bearer,
+    database,
     operator_token,
     register_client,
     sign_in,
@@ -459,3 +460,91 @@ async def test_client_credentials_tokens_at_the_grpc_boundary(
     )
     assert after.json() == {"active": False}
     assert (await _cc_token(http, validator, validator_secret)).status_code == 401
+
+
+async def test_confidential_clients_downgrades_expiry_and_denial(
+    cluster: Cluster, http: httpx.AsyncClient, operator: str
+) -> None:
+    reply = await register_client(
+        cluster,
+        operator,
+        oidc_pb2.OAuthClient(
+            client_id=f"portal-{uuid.uuid4().hex[:8]}",
+            name="Shop",
+            confidential=True,
+            redirect_uris=[REDIRECT],
+            grant_types=["authorization_code"],
+            scopes=["openid"],
+        ),
+    )
+    client_id, secret = reply.client.client_id, reply.client_secret
+    email = await active_account(cluster, http)
+    browser = Browser(http)
+    params = {
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "response_type": "code",
+        "scope": "openid",
+        "state": "st",
+    }
+    # Not first-party: the consent page; "deny" goes back with access_denied.
+    page = await browser.get("/oauth2/authorize?" + urlencode(params))
+    signed = await browser.sign_in("/oauth2/authorize?" + urlencode(params), email)
+    consent = await browser.get(signed.headers["location"])
+    assert 'action="/oauth2/authorize/consent"' in consent.text, page.text
+    forged = await browser.post(
+        "/oauth2/authorize/consent", {**params, "csrf": "forged", "decision": "allow"}
+    )
+    assert forged.status_code == 403
+    denied = await browser.post(
+        "/oauth2/authorize/consent",
+        {**params, "csrf": browser.cookies["__Host-kabinet_csrf"], "decision": "deny"},
+    )
+    assert _query(denied.headers["location"]) == {
+        "error": "access_denied",
+        "state": "st",
+        "iss": cluster.gateway_url,
+    }
+
+    # A confidential client may go without PKCE; a verifier for such a code is a downgrade.
+    reply_code = await _authorize(browser, email, params)
+    code = _query(reply_code.headers["location"])["code"]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    downgrade = await http.post(
+        "/oauth2/token",
+        data={**form, "code_verifier": secrets.token_urlsafe(48)},
+        auth=(client_id, secret),
+    )
+    assert downgrade.json()["error"] == "invalid_grant"
+    no_secret = await http.post("/oauth2/token", data={**form, "client_id": client_id})
+    assert no_secret.status_code == 401
+    assert no_secret.json()["error"] == "invalid_client"
+    issued = await http.post("/oauth2/token", data=form, auth=(client_id, secret))
+    assert issued.status_code == 200, issued.text
+    assert "refresh_token" not in issued.json()  # the client may not refresh
+    # An ID token is not an access token.
+    as_access = await http.get(
+        "/oauth2/userinfo", headers={"authorization": f"Bearer {issued.json()['id_token']}"}
+    )
+    assert as_access.status_code == 401
+
+    # A challenge needs its method; an expired code is refused.
+    no_method = await browser.get(
+        "/oauth2/authorize?" + urlencode({**params, "code_challenge": "a" * 43})
+    )
+    assert _query(no_method.headers["location"])["error"] == "invalid_request"
+    late = _query((await _authorize(browser, email, params)).headers["location"])["code"]
+    conn = await database(cluster)
+    try:
+        updated = await conn.execute(
+            "UPDATE identity.oauth_codes SET expires_at = now() - interval '1 second'"
+            " WHERE code_hash = sha256($1::text::bytea)",
+            late,
+        )
+        assert updated == "UPDATE 1"
+    finally:
+        await conn.close()
+    expired = await http.post(
+        "/oauth2/token", data={**form, "code": late}, auth=(client_id, secret)
+    )
+    assert expired.json()["error"] == "invalid_grant"
