@@ -3,11 +3,14 @@ the portal page, the device joins the registry and leaves it, and its tokens die
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
+import nats
+import nats.errors
 import pytest
 
-from kabinet.identity.v1 import oidc_pb2
+from kabinet.identity.v1 import events_pb2, oidc_pb2
 from kabinet.testing.cluster import Cluster
 from tests.e2e.oidc_support import (
     Browser,
@@ -148,6 +151,44 @@ async def test_device_connects_polls_and_is_disconnected(
     )
     assert refresh.json()["error"] == "invalid_grant"
     assert (await http.get("/api/v1/account/devices", headers=owner)).json()["devices"] == []
+
+    # Both changes were told to the other services.
+    connected = await _event(cluster, "identity.device.connected", events_pb2.DeviceConnected)
+    assert listed[0]["id"] in {e.device_id for e in connected}
+    mine = next(e for e in connected if e.device_id == listed[0]["id"])
+    assert (mine.name, mine.platform, mine.client_id, mine.app_version) == (
+        "Anna's laptop",
+        "windows",
+        app_id,
+        "24.1.7",
+    )
+    left = await _event(cluster, "identity.device.disconnected", events_pb2.DeviceDisconnected)
+    assert (listed[0]["id"], "by_owner") in {(e.device_id, e.reason) for e in left}
+
+
+async def _event(cluster: Cluster, subject: str, message: type[Any]) -> list[Any]:
+    """Every event on ``subject`` in the IDENTITY stream so far (waiting for the relay)."""
+    connection = await nats.connect(cluster.environ["KABINET_NATS_URL"])
+    try:
+        js = connection.jetstream()
+        found: list[Any] = []
+        for _ in range(50):
+            sub = await js.subscribe(subject, ordered_consumer=True)
+            try:
+                while True:
+                    try:
+                        msg = await sub.next_msg(timeout=0.2)
+                    except nats.errors.TimeoutError:
+                        break
+                    found.append(message.FromString(msg.data))
+            finally:
+                await sub.unsubscribe()
+            if found:
+                return found
+            await asyncio.sleep(0.1)
+        return found
+    finally:
+        await connection.close()
 
 
 async def test_denied_and_expired_requests(
