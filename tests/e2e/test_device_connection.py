@@ -37,7 +37,7 @@ async def app_id(cluster: Cluster) -> str:
             client_id=client_id,
             name="Kabinet Security",
             grant_types=[DEVICE_GRANT, "refresh_token"],
-            scopes=["openid", "kabinet.entitlements.read"],
+            scopes=["openid", "kabinet.api"],
         ),
     )
     return client_id
@@ -48,7 +48,7 @@ async def _start(http: httpx.AsyncClient, app_id: str, name: str = "Anna's lapto
         "/oauth2/device_authorization",
         data={
             "client_id": app_id,
-            "scope": "openid",
+            "scope": "openid kabinet.api",
             "device_name": name,
             "platform": "windows",
             "app_version": "24.1.7",

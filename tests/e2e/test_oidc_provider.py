@@ -134,8 +134,14 @@ async def test_relying_party_code_flow_with_pkce(
         ).validate(id_token.claims)
         assert id_token.claims["auth_time"] >= int(started) - 1
         assert id_token.claims["email"] == email
+        # Another site's token opens the userinfo endpoint, not the portal's API.
+        site_bearer = {"authorization": f"Bearer {token['access_token']}"}
+        refused = await http.get("/api/v1/account", headers=site_bearer)
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "auth.forbidden"
+        portal = await sign_in(http, email)
         account = await http.get(
-            "/api/v1/account", headers={"authorization": f"Bearer {token['access_token']}"}
+            "/api/v1/account", headers={"authorization": f"Bearer {portal['access_token']}"}
         )
         assert id_token.claims["sub"] == account.json()["id"]
 
@@ -255,7 +261,7 @@ async def test_refusals_of_the_code_flow(
     reused = await _exchange(http, client_id, code, verifier)
     assert reused.json()["error"] == "invalid_grant"
     for _ in range(50):
-        if (await http.get("/api/v1/auth/session", headers=headers)).status_code == 401:
+        if (await http.get("/oauth2/userinfo", headers=headers)).status_code == 401:
             break
         await asyncio.sleep(0.1)
     else:

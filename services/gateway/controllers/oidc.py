@@ -154,11 +154,15 @@ def _redirect(uri: str, params: dict[str, str]) -> Response[Any]:
 
 
 async def browser_principal(request: Request[Any, Any, Any], state: State) -> Principal | None:
-    """The person signed in with the session cookie, or None (a bad or revoked cookie too)."""
+    """The person signed in with the portal's session cookie, or None (a bad or revoked cookie,
+    and any bearer token: these pages act for a browser only)."""
     try:
-        return await state.authenticator.principal(request)
+        principal = await state.authenticator.principal(request)
     except DomainError:
         return None
+    if principal is None or not principal.by_cookie or principal.client_id is not None:
+        return None
+    return principal
 
 
 class OidcController(Controller):
@@ -504,7 +508,7 @@ class OidcController(Controller):
         request: Request[Any, Any, Any], state: State, clients: ServiceClients
     ) -> None:
         principal = await browser_principal(request, state)
-        if principal is not None and principal.by_cookie:
+        if principal is not None:
             await clients.identity.SignOut(
                 identity_pb2.SignOutRequest(session_id=principal.session_id)
             )
