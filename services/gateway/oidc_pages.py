@@ -234,6 +234,7 @@ def device_confirm_page(
         "</button> "
         f'<button type="submit" name="decision" value="deny">{t(language, "device.deny")}'
         "</button></form>"
+        f"{quick_sign_in_section(language, csrf)}"
     )
     return html_page(t(language, "device.confirm.title"), body, lang=language)
 
