@@ -123,7 +123,7 @@ def devices(store: FakeStore) -> DeviceStore:
 @pytest.fixture
 def flow(devices: DeviceStore, services: IdentityServices, clock: FakeClock) -> DeviceFlow:
     settings = OidcSettings(device_interval=5, device_code_ttl=600, user_code_max_failures=3)
-    return DeviceFlow(devices, services.sessions, clock, settings)  # type: ignore[arg-type]
+    return DeviceFlow(devices, services.sessions, clock, settings)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ tokens, anonymous calls inside the cluster, forged and foreign tokens, streaming
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -73,12 +74,12 @@ async def _echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
     return request
 
 
-async def _stream(request: bytes, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+async def _stream(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
     yield request
 
 
 @pytest.fixture
-async def address():  # type: ignore[no-untyped-def]
+async def address() -> AsyncIterator[str]:
     callers = caller_interceptor(
         frozenset({f"/{SERVICE}/Create"}),
         _keys,
