@@ -129,8 +129,9 @@ class RemoteKeys:
             await self._close()
 
 
-class CallerVerifier:
-    """Verifies bearer tokens against a key source; remembers verified tokens."""
+class TokenVerifier:
+    """Verifies access tokens against a key source (fetched again, through it, when a token names
+    a key it does not know) and remembers verified tokens. Revocation is the caller's check."""
 
     def __init__(self, keys: KeySource, *, issuer: str, audience: str) -> None:
         self._keys = keys
@@ -138,24 +139,15 @@ class CallerVerifier:
         self.audience = audience
         self._verified = VerifiedTokens()
 
-    async def verify(self, token: str) -> Caller:
+    async def claims(self, token: str) -> AccessClaims:
+        """The claims of a valid access token; ``InvalidToken`` otherwise."""
         now = datetime.now(UTC)
         keys = await self._keys(False)
         claims = self._verified.get(token, keys, now)
         if claims is None:
             claims = await self._verify(keys, token, now)
             self._verified.remember(token, claims)
-        roles = claims.extra.get("roles", ())
-        is_client = claims.extra.get(GRANT_CLAIM) == CLIENT_CREDENTIALS
-        return Caller(
-            subject=claims.subject,
-            client_id=claims.client_id,
-            scope=frozenset(claims.scope),
-            roles=frozenset(r for r in roles if isinstance(r, str))
-            if isinstance(roles, list) and not is_client
-            else frozenset(),
-            is_client=is_client,
-        )
+        return claims
 
     async def _verify(self, keys: VerificationKeys, token: str, now: datetime) -> AccessClaims:
         try:
@@ -167,6 +159,24 @@ class CallerVerifier:
                 raise
         keys = await self._keys(True)
         return verify_access_token(keys, token, issuer=self.issuer, audience=self.audience, now=now)
+
+
+class CallerVerifier(TokenVerifier):
+    """A ``TokenVerifier`` that tells who the caller is."""
+
+    async def verify(self, token: str) -> Caller:
+        claims = await self.claims(token)
+        roles = claims.extra.get("roles", ())
+        is_client = claims.extra.get(GRANT_CLAIM) == CLIENT_CREDENTIALS
+        return Caller(
+            subject=claims.subject,
+            client_id=claims.client_id,
+            scope=frozenset(claims.scope),
+            roles=frozenset(r for r in roles if isinstance(r, str))
+            if isinstance(roles, list) and not is_client
+            else frozenset(),
+            is_client=is_client,
+        )
 
 
 def bearer_token(metadata: Any) -> str | None:
