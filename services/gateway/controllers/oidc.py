@@ -420,7 +420,6 @@ class OidcController(Controller):
     async def revoke(
         self,
         request: Request[Any, Any, Any],
-        state: State,
         clients: NamedDependency[ServiceClients],
         language: NamedDependency[str],
     ) -> Response[Any]:
