@@ -493,6 +493,10 @@ async def test_confidential_clients_downgrades_expiry_and_denial(
         "scope": "openid",
         "state": "st",
     }
+    # prompt=none shows no page: what would need one goes back as an error.
+    silent = {**params, "prompt": "none"}
+    unknown = await browser.get("/oauth2/authorize?" + urlencode(silent))
+    assert _query(unknown.headers["location"])["error"] == "login_required"
     # Not first-party: the consent page; "deny" goes back with access_denied.
     page = await browser.get("/oauth2/authorize?" + urlencode(params))
     signed = await browser.sign_in("/oauth2/authorize?" + urlencode(params), email)
@@ -511,10 +515,15 @@ async def test_confidential_clients_downgrades_expiry_and_denial(
         "state": "st",
         "iss": cluster.gateway_url,
     }
+    no_consent = await browser.get("/oauth2/authorize?" + urlencode(silent))
+    assert _query(no_consent.headers["location"])["error"] == "consent_required"
 
     # A confidential client may go without PKCE; a verifier for such a code is a downgrade.
     reply_code = await _authorize(browser, email, params)
     code = _query(reply_code.headers["location"])["code"]
+    # Signed in and consented: prompt=none answers with a code.
+    quiet = await browser.get("/oauth2/authorize?" + urlencode(silent))
+    assert "code" in _query(quiet.headers["location"])
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
     downgrade = await http.post(
         "/oauth2/token",

@@ -222,6 +222,7 @@ class OidcController(Controller):
                     "locale",
                 ],
                 "authorization_response_iss_parameter_supported": True,
+                "prompt_values_supported": ["none"],
             },
             headers={"Cache-Control": "public, max-age=300"},
         )
@@ -240,7 +241,10 @@ class OidcController(Controller):
             for name in AUTHORIZE_PARAMS
             if (values := request.query_params.getall(name, []))
         }
-        return await self._continue(request, state, clients, language, params, consent=False)
+        silent = "none" in request.query_params.get("prompt", "").split()
+        return await self._continue(
+            request, state, clients, language, params, consent=False, silent=silent
+        )
 
     async def _continue(
         self,
@@ -251,7 +255,10 @@ class OidcController(Controller):
         params: dict[str, str],
         *,
         consent: bool,
+        silent: bool = False,
     ) -> Response[Any]:
+        """Where an authorization request goes next. ``silent`` (``prompt=none``): no page is
+        shown; what would need one goes back as ``login_required`` or ``consent_required``."""
         principal = await browser_principal(request, state)
         message = oidc_pb2.AuthorizationParams(**params)
         check = await clients.oidc.CheckAuthorization(
@@ -266,6 +273,18 @@ class OidcController(Controller):
             return _redirect(
                 params["redirect_uri"],
                 {"error": check.error, "state": params.get("state", ""), "iss": issuer},
+            )
+        needs = (
+            "login_required"
+            if principal is None
+            else "consent_required"
+            if check.consent_required and not consent
+            else ""
+        )
+        if silent and needs:
+            return _redirect(
+                params["redirect_uri"],
+                {"error": needs, "state": params.get("state", ""), "iss": issuer},
             )
         if principal is None:
             return_to = "/oauth2/authorize?" + urlencode(params)
