@@ -147,6 +147,7 @@ async def test_relying_party_code_flow_with_pkce(
 
         userinfo = (await rp.get(discovery["userinfo_endpoint"])).json()
         assert userinfo["sub"] == id_token.claims["sub"]
+        assert (await rp.post(discovery["userinfo_endpoint"])).json() == userinfo
         assert userinfo["email"] == email
 
         refreshed = await rp.refresh_token(discovery["token_endpoint"])

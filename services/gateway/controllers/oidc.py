@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
 import grpc
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, HttpMethod, Request, Response, get, post, route
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.response import Redirect
@@ -410,7 +410,12 @@ class OidcController(Controller):
 
         return await oauth_answer(language, call)
 
-    @get("/oauth2/userinfo", summary="UserInfo endpoint")
+    @route(
+        "/oauth2/userinfo",
+        http_method=[HttpMethod.GET, HttpMethod.POST],
+        status_code=200,
+        summary="UserInfo endpoint (GET or POST, bearer token in the header)",
+    )
     async def userinfo(
         self, request: Request[Any, Any, Any], clients: NamedDependency[ServiceClients]
     ) -> Response[dict[str, Any]]:
