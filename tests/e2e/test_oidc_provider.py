@@ -18,6 +18,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from kabinet.auth.operator import operator_metadata
 from kabinet.identity.v1 import identity_pb2, identity_pb2_grpc, oidc_pb2, oidc_pb2_grpc
 from kabinet.subscription.v1 import subscription_pb2, subscription_pb2_grpc
 from kabinet.testing.cluster import Cluster
@@ -359,6 +360,13 @@ async def test_operator_rpcs_need_operator_credentials(
         assert not_operator.value.code() is grpc.StatusCode.PERMISSION_DENIED
         listed = await registry.ListClients(request, metadata=bearer(operator), timeout=10)
         assert "kabinet-demo-site" in {c.client_id for c in listed.clients}  # the seed file
+        # The operator's tools, holding the database credentials, sign their own token.
+        tool = await operator_metadata(
+            cluster.environ["KABINET_DATABASE_URL"],
+            issuer=cluster.gateway_url,
+            audience="kabinet-api",
+        )
+        assert (await registry.ListClients(request, metadata=tool, timeout=10)).clients
 
 
 async def _confidential(cluster: Cluster, operator: str, scopes: list[str]) -> tuple[str, str]:
