@@ -98,10 +98,11 @@ _TEXT: dict[str, dict[str, str]] = {
     },
 }
 
-# Where "set up quick sign-in" starts linking a social account (built on the federation branch:
-# POST /api/v1/account/identities/{provider}). Filled with the providers offered to the caller
-# once that branch is merged; empty here, so no dead links are shown.
-QUICK_SIGN_IN_PROVIDERS: tuple[str, ...] = ()
+# "Set up quick sign-in" (linking a social account, built on the federation branch): the linking
+# start is the JSON API ``POST /api/v1/account/identities/{provider}``, driven by the portal's
+# account page (its quick sign-in section, ``/account#h-quick`` there). Set this to that page's
+# address once both are merged; while it is None no (dead) link is shown.
+QUICK_SIGN_IN_URL: str | None = None
 
 
 def t(language: str, key: str, **values: str) -> str:
@@ -234,26 +235,23 @@ def device_confirm_page(
         "</button> "
         f'<button type="submit" name="decision" value="deny">{t(language, "device.deny")}'
         "</button></form>"
-        f"{quick_sign_in_section(language, csrf)}"
+        f"{quick_sign_in_section(language)}"
     )
     return html_page(t(language, "device.confirm.title"), body, lang=language)
 
 
-def quick_sign_in_section(language: str, csrf: str) -> str:
-    """ "Set up quick sign-in": a form per provider posting to the linking start of the
-    federation branch (``POST /api/v1/account/identities/{provider}``)."""
-    if not QUICK_SIGN_IN_PROVIDERS:
+def quick_sign_in_section(language: str) -> str:
+    """The offer to set up quick sign-in with a social account, next to connecting a device."""
+    if QUICK_SIGN_IN_URL is None:
         return ""
-    forms = "".join(
-        f'<form method="post" action="/api/v1/account/identities/{html.escape(p)}">'
-        f'{_hidden({"csrf": csrf})}<button type="submit">{html.escape(p)}</button></form>'
-        for p in QUICK_SIGN_IN_PROVIDERS
+    return (
+        f'<p class="quick-sign-in"><a href="{html.escape(QUICK_SIGN_IN_URL)}">'
+        f"{t(language, 'device.quick')}</a></p>"
     )
-    return f"<h2>{t(language, 'device.quick')}</h2>{forms}"
 
 
-def device_done_page(language: str, approved: bool, csrf: str) -> Response[str]:
+def device_done_page(language: str, approved: bool) -> Response[str]:
     text = t(language, "device.approved" if approved else "device.denied")
-    quick = quick_sign_in_section(language, csrf) if approved else ""
+    quick = quick_sign_in_section(language) if approved else ""
     body = f'<h1>{text}</h1>{quick}<p><a href="/">{t(language, "home")}</a></p>'
     return html_page(t(language, "device.title"), body, lang=language)

@@ -201,7 +201,7 @@ class DevicePageController(Controller):
         except grpc.aio.AioRpcError as failed:
             error = page_error(failed)
             return device_code_page(language, "", fields["csrf"], error=error.code, status=400)
-        return device_done_page(language, approve, fields["csrf"])
+        return device_done_page(language, approve)
 
 
 class DevicesController(Controller):

@@ -24,12 +24,13 @@ def test_device_page_escapes_what_the_device_says_and_has_no_script() -> None:
     assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
 
 
-def test_quick_sign_in_links_to_the_linking_start_once_providers_are_offered(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    assert oidc_pages.quick_sign_in_section("en", "c") == ""
-    monkeypatch.setattr(oidc_pages, "QUICK_SIGN_IN_PROVIDERS", ("google", "vk"))
-    section = oidc_pages.quick_sign_in_section("ru", "c")
-    assert 'action="/api/v1/account/identities/google"' in section
-    assert 'action="/api/v1/account/identities/vk"' in section
+def test_quick_sign_in_is_offered_once_its_page_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert oidc_pages.quick_sign_in_section("en") == ""
+    monkeypatch.setattr(oidc_pages, "QUICK_SIGN_IN_URL", "/account#h-quick")
+    section = oidc_pages.quick_sign_in_section("ru")
+    assert 'href="/account#h-quick"' in section
     assert "быстрый вход" in section
+    done = oidc_pages.device_done_page("en", approved=True).content
+    assert 'href="/account#h-quick"' in done
+    denied = oidc_pages.device_done_page("en", approved=False).content
+    assert "h-quick" not in denied
