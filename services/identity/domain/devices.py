@@ -15,6 +15,7 @@ codes are 256 random bits, stored as SHA-256.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -44,6 +45,8 @@ from identity.domain.secrets import hash_token
 from identity.domain.sessions import SessionService
 from identity.oidc_config import OidcSettings
 from kabinet.errors import DomainError, ErrorKind
+
+log = logging.getLogger(__name__)
 
 USER_CODE_ALPHABET = "BCDFGHJKMNPQRSTVWXZ23456789"
 USER_CODE_LENGTH = 8
@@ -200,6 +203,14 @@ class DeviceFlow:
         self._sessions = sessions
         self._clock = clock
         self._settings = settings
+        for name, value, least in (
+            ("KABINET_IDENTITY_DEVICE_INTERVAL", settings.device_interval, 1),
+            ("KABINET_IDENTITY_DEVICE_CODE_TTL", settings.device_code_ttl, 60),
+            ("KABINET_IDENTITY_USER_CODE_MAX_FAILURES", settings.user_code_max_failures, 1),
+            ("KABINET_IDENTITY_USER_CODE_WINDOW", settings.user_code_window, 1),
+        ):
+            if value < least:
+                raise ValueError(f"{name} must be at least {least}")
 
     async def authorize(
         self,
@@ -265,7 +276,8 @@ class DeviceFlow:
         code = normalise_user_code(user_code)
         grant = await tx.grant_by_user_code(code, now, for_update=True) if code else None
         if grant is None:
-            await tx.count_user_code_failure(account, now, window_start)
+            failures = await tx.count_user_code_failure(account, now, window_start)
+            log.info("wrong user code entered", extra={"failures": failures})
             raise DomainError(ErrorKind.INVALID_ARGUMENT, USER_CODE_INVALID)
         return account, grant
 
@@ -301,6 +313,10 @@ class DeviceFlow:
             except DomainError as err:
                 failure = err
             else:
+                log.info(
+                    "device request decided",
+                    extra={"client_id": grant.client_id, "approved": approve},
+                )
                 await tx.update_device_grant(
                     grant.device_code_hash,
                     status=DeviceGrantStatus.APPROVED if approve else DeviceGrantStatus.DENIED,
@@ -422,4 +438,5 @@ class DeviceFlow:
             if await tx.revoke_session(session_id, now, reason, account_id=account):
                 await tx.publish(SessionRevoked(account, session_id, reason, now))
             await tx.publish(DeviceDisconnected(account, device, "by_owner", now))
+            log.info("device disconnected", extra={"device_id": str(device)})
         return session_id

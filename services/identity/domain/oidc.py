@@ -422,7 +422,9 @@ class OpenIdProvider:
         self._sessions = sessions
         self._keys = keys
         self._clock = clock
-        self._code_ttl = min(timedelta(seconds=code_ttl), MAX_CODE_TTL)
+        self._code_ttl = timedelta(seconds=code_ttl)
+        if not timedelta(0) < self._code_ttl <= MAX_CODE_TTL:
+            raise ValueError("KABINET_IDENTITY_CODE_TTL must be between 1 and 600 seconds")
         self._access_ttl = timedelta(seconds=access_ttl)
         self.issuer = sessions.issuer
         self.audience = sessions.audience

@@ -21,7 +21,7 @@ from identity.domain.devices import (
     DeviceGrantStatus,
 )
 from identity.domain.model import Account, AccountStatus, Client
-from identity.domain.oidc import DEVICE_CODE, OAuthClient
+from identity.domain.oidc import DEVICE_CODE, OAuthClient, OpenIdProvider
 from identity.domain.services import IdentityServices
 from identity.oidc_config import OidcSettings
 from kabinet.errors import DomainError
@@ -231,3 +231,15 @@ async def test_guessing_user_codes_is_limited_per_account(
     clock.advance(seconds=901)  # the window has passed (and the first request expired)
     fresh = await flow.authorize("app-1", "", "", device_name="", platform="", app_version="")
     assert (await flow.lookup(fresh.user_code, str(account.id))).user_code == fresh.user_code
+
+
+def test_settings_that_make_no_sense_stop_start_up(
+    devices: DeviceStore, services: IdentityServices, clock: FakeClock
+) -> None:
+    with pytest.raises(ValueError, match="KABINET_IDENTITY_DEVICE_INTERVAL"):
+        DeviceFlow(devices, services.sessions, clock, OidcSettings(device_interval=0))
+    for ttl in (0, 601):
+        with pytest.raises(ValueError, match="KABINET_IDENTITY_CODE_TTL"):
+            OpenIdProvider(
+                devices, services.sessions, services.keys, clock, code_ttl=ttl, access_ttl=600
+            )
