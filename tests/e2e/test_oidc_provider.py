@@ -318,6 +318,20 @@ async def test_logout_needs_a_valid_hint_or_a_confirmation(
     assert unconfirmed.status_code == 200
     assert 'action="/oauth2/logout"' in unconfirmed.text
     assert "__Host-kabinet_at" in browser.cookies  # still signed in
+    tampered = await browser.get(
+        "/oauth2/logout?"
+        + urlencode(
+            {
+                "id_token_hint": tokens["id_token"][:-4] + "AAAA",
+                "post_logout_redirect_uri": "http://127.0.0.1:9/bye",
+            }
+        )
+    )
+    assert tampered.status_code == 200
+    assert "location" not in tampered.headers
+    assert 'action="/oauth2/logout"' in tampered.text
+    assert (await browser.post("/oauth2/logout", {"csrf": "forged"})).status_code == 403
+    assert "__Host-kabinet_at" in browser.cookies
 
     out = await browser.get(
         "/oauth2/logout?"
@@ -336,6 +350,19 @@ async def test_logout_needs_a_valid_hint_or_a_confirmation(
         "/oauth2/userinfo", headers={"authorization": f"Bearer {tokens['access_token']}"}
     )
     assert gone.status_code == 401
+
+    # Confirmed by the person on the page: signed out, no redirect anywhere.
+    again = Browser(http)
+    await _code(http, again, email, client_id)
+    portal_token = again.cookies["__Host-kabinet_at"]
+    confirmed = await again.post("/oauth2/logout", {"csrf": again.cookies["__Host-kabinet_csrf"]})
+    assert confirmed.status_code == 200
+    assert "location" not in confirmed.headers
+    assert "__Host-kabinet_at" not in again.cookies
+    after = await http.get(
+        "/api/v1/auth/session", headers={"authorization": f"Bearer {portal_token}"}
+    )
+    assert after.status_code == 401
 
 
 async def _grpc(cluster: Cluster) -> grpc.aio.Channel:
