@@ -153,6 +153,7 @@ async def test_relying_party_code_flow_with_pkce(
 
         refreshed = await rp.refresh_token(discovery["token_endpoint"])
         assert refreshed["refresh_token"] != token["refresh_token"]
+        assert refreshed["scope"] == "openid email profile"
         assert (await rp.get(discovery["userinfo_endpoint"])).status_code == 200
 
         revoked = await rp.revoke_token(

@@ -163,6 +163,8 @@ class SignedIn:
     access_token: str = field(repr=False)
     refresh_token: str = field(repr=False)
     expires_in: int
+    # The scopes of a session granted to an OAuth client (a portal session has none).
+    scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

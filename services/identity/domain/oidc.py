@@ -660,6 +660,7 @@ class OpenIdProvider:
             access_token=signed.access_token,
             expires_in=signed.expires_in,
             refresh_token=signed.refresh_token,
+            scope=signed.scopes,
         )
 
     def client_credentials(self, client: OAuthClient, scope: str) -> Tokens:

@@ -123,6 +123,7 @@ class SessionService:
             access_token=self._access_token(account, session, now),
             refresh_token=refresh.token,
             expires_in=int(self._access_ttl.total_seconds()),
+            scopes=session.scopes,
         )
 
     def _access_token(self, account: Account, session: Session, now: datetime) -> str:
@@ -199,6 +200,7 @@ class SessionService:
             access_token=self._access_token(account, session, now),
             refresh_token=refresh.token,
             expires_in=int(self._access_ttl.total_seconds()),
+            scopes=session.scopes,
         )
 
     async def _revoke(
