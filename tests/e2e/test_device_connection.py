@@ -204,11 +204,12 @@ async def test_denied_and_expired_requests(
     expiring = await _start(http, app_id)
     conn = await database(cluster)
     try:
-        await conn.execute(
+        updated = await conn.execute(
             "UPDATE identity.device_grants SET expires_at = now() - interval '1 second'"
-            " WHERE user_code = $1",
+            " WHERE user_code_hash = sha256(convert_to($1, 'UTF8'))",
             expiring["user_code"].replace("-", ""),
         )
+        assert updated == "UPDATE 1"  # only its hash is stored
     finally:
         await conn.close()
     expired = await _poll(http, app_id, expiring["device_code"])

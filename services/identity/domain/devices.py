@@ -69,7 +69,7 @@ class DeviceGrantStatus(StrEnum):
 @dataclass(frozen=True)
 class DeviceGrant:
     device_code_hash: bytes = field(repr=False)
-    user_code: str
+    user_code_hash: bytes = field(repr=False)
     client_id: str
     scopes: tuple[str, ...]
     device_name: str
@@ -128,9 +128,9 @@ class DeviceTransaction(OidcTransaction, Protocol):
     ) -> DeviceGrant | None: ...
 
     async def grant_by_user_code(
-        self, user_code: str, now: datetime, *, for_update: bool = False
+        self, user_code_hash: bytes, now: datetime, *, for_update: bool = False
     ) -> DeviceGrant | None:
-        """The pending, unexpired grant with this user code."""
+        """The pending, unexpired grant whose user code has this hash."""
         ...
 
     async def update_device_grant(
@@ -240,7 +240,7 @@ class DeviceFlow:
                 user_code = new_user_code()
                 grant = DeviceGrant(
                     device_code_hash=hash_token(device_code),
-                    user_code=user_code,
+                    user_code_hash=hash_token(user_code),
                     client_id=client.client_id,
                     scopes=scopes,
                     device_name=device_name.strip(),
@@ -264,7 +264,8 @@ class DeviceFlow:
 
     async def _pending(
         self, tx: DeviceTransaction, user_code: str, account_id: str, now: datetime
-    ) -> tuple[uuid.UUID, DeviceGrant]:
+    ) -> tuple[uuid.UUID, DeviceGrant, str]:
+        """The account, the pending grant behind ``user_code`` and the code normalised."""
         account = _parse_uuid(account_id)
         if account is None:
             raise DomainError(ErrorKind.UNAUTHENTICATED, "auth.required")
@@ -274,12 +275,14 @@ class DeviceFlow:
         ):
             raise DomainError(ErrorKind.RESOURCE_EXHAUSTED, USER_CODE_TOO_MANY)
         code = normalise_user_code(user_code)
-        grant = await tx.grant_by_user_code(code, now, for_update=True) if code else None
-        if grant is None:
+        grant = (
+            await tx.grant_by_user_code(hash_token(code), now, for_update=True) if code else None
+        )
+        if grant is None or code is None:
             failures = await tx.count_user_code_failure(account, now, window_start)
             log.info("wrong user code entered", extra={"failures": failures})
             raise DomainError(ErrorKind.INVALID_ARGUMENT, USER_CODE_INVALID)
-        return account, grant
+        return account, grant, code
 
     async def lookup(self, user_code: str, account_id: str) -> PendingRequest:
         """The request behind a user code, for the approval page; a wrong code counts towards
@@ -288,13 +291,13 @@ class DeviceFlow:
         failure: DomainError | None = None
         async with self._store.transaction() as tx:
             try:
-                _, grant = await self._pending(tx, user_code, account_id, now)
+                _, grant, code = await self._pending(tx, user_code, account_id, now)
             except DomainError as err:
                 failure = err
             else:
                 client = await tx.client_by_id(grant.client_id)
                 return PendingRequest(
-                    user_code=display_user_code(grant.user_code),
+                    user_code=display_user_code(code),
                     client_name=client.name if client else grant.client_id,
                     device_name=grant.device_name,
                     platform=grant.platform,
@@ -309,7 +312,7 @@ class DeviceFlow:
         failure: DomainError | None = None
         async with self._store.transaction() as tx:
             try:
-                account, grant = await self._pending(tx, user_code, account_id, now)
+                account, grant, _ = await self._pending(tx, user_code, account_id, now)
             except DomainError as err:
                 failure = err
             else:

@@ -3,8 +3,8 @@
 CREATE TABLE device_grants (
     -- Only the SHA-256 of the device code is kept.
     device_code_hash bytea PRIMARY KEY CHECK (length(device_code_hash) = 32),
-    -- Normalised (8 characters, no dash); unique among the pending ones.
-    user_code text NOT NULL CHECK (user_code ~ '^[A-Z0-9]{8}$'),
+    -- SHA-256 of the normalised user code (8 characters, no dash); unique among pending ones.
+    user_code_hash bytea NOT NULL CHECK (length(user_code_hash) = 32),
     client_id text NOT NULL REFERENCES oauth_clients (client_id) ON DELETE CASCADE,
     scopes text[] NOT NULL DEFAULT '{}',
     device_name text NOT NULL DEFAULT '' CHECK (length(device_name) <= 100),
@@ -19,7 +19,7 @@ CREATE TABLE device_grants (
     session_id uuid
 );
 
-CREATE UNIQUE INDEX device_grants_pending_user_code ON device_grants (user_code)
+CREATE UNIQUE INDEX device_grants_pending_user_code ON device_grants (user_code_hash)
     WHERE status = 'pending';
 CREATE INDEX device_grants_expiry ON device_grants (expires_at);
 

@@ -32,7 +32,7 @@ _CODE_COLUMNS = (
     " created_at, expires_at, used_at, session_id"
 )
 _GRANT_COLUMNS = (
-    "device_code_hash, user_code, client_id, scopes, device_name, platform, app_version,"
+    "device_code_hash, user_code_hash, client_id, scopes, device_name, platform, app_version,"
     " created_at, expires_at, interval_seconds, last_polled_at, status, account_id, session_id"
 )
 _DEVICE_COLUMNS = (
@@ -59,12 +59,12 @@ _FIND_CODE = f"SELECT {_CODE_COLUMNS} FROM oauth_codes WHERE code_hash = $1"  # 
 _INSERT_GRANT = (
     f"INSERT INTO device_grants ({_GRANT_COLUMNS})"  # noqa: S608
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, NULL, NULL)"
-    " ON CONFLICT DO NOTHING RETURNING user_code"
+    " ON CONFLICT DO NOTHING RETURNING device_code_hash"
 )
 _GRANT_BY_DEVICE_CODE = f"SELECT {_GRANT_COLUMNS} FROM device_grants WHERE device_code_hash = $1"  # noqa: S608
 _GRANT_BY_USER_CODE = (
     f"SELECT {_GRANT_COLUMNS} FROM device_grants"  # noqa: S608
-    " WHERE user_code = $1 AND status = 'pending' AND expires_at > $2"
+    " WHERE user_code_hash = $1 AND status = 'pending' AND expires_at > $2"
 )
 _CONNECTED_DEVICES = (
     f"SELECT {_DEVICE_COLUMNS}, s.last_seen_at AS session_seen"  # noqa: S608
@@ -114,7 +114,7 @@ def _grant(row: asyncpg.Record | None) -> DeviceGrant | None:
         return None
     return DeviceGrant(
         device_code_hash=row["device_code_hash"],
-        user_code=row["user_code"],
+        user_code_hash=row["user_code_hash"],
         client_id=row["client_id"],
         scopes=tuple(row["scopes"]),
         device_name=row["device_name"],
@@ -274,7 +274,7 @@ class OidcPostgresTransaction(PostgresTransaction):
         inserted = await self._db.fetchval(
             _INSERT_GRANT,
             grant.device_code_hash,
-            grant.user_code,
+            grant.user_code_hash,
             grant.client_id,
             list(grant.scopes),
             grant.device_name,
@@ -298,12 +298,12 @@ class OidcPostgresTransaction(PostgresTransaction):
         return _grant(row)
 
     async def grant_by_user_code(
-        self, user_code: str, now: datetime, *, for_update: bool = False
+        self, user_code_hash: bytes, now: datetime, *, for_update: bool = False
     ) -> DeviceGrant | None:
         lock = " FOR UPDATE" if for_update else ""
         row = await self._db.fetchrow(
             _GRANT_BY_USER_CODE + lock,
-            user_code,
+            user_code_hash,
             now,
         )
         return _grant(row)

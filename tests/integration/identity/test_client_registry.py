@@ -115,14 +115,15 @@ async def test_expired_codes_and_grants_are_deleted(pool: asyncpg.Pool) -> None:
     )
     for user_code, age in (("BCDFGHJK", timedelta(days=2)), ("BCDFGHJM", timedelta(hours=1))):
         await pool.execute(
-            "INSERT INTO device_grants (device_code_hash, user_code, client_id, created_at,"
+            "INSERT INTO device_grants (device_code_hash, user_code_hash, client_id, created_at,"
             " expires_at, interval_seconds, status)"
             " VALUES ($1, $2, 'app-1', now(), now() - $3::interval, 5, 'pending')",
+            hash_token("device-" + user_code),
             hash_token(user_code),
-            user_code,
             age,
         )
     async with store.transaction() as tx:
         deleted = await tx.delete_grants_expired_before(_now() - timedelta(days=1))
     assert deleted == 1
-    assert await pool.fetchval("SELECT array_agg(user_code) FROM device_grants") == ["BCDFGHJM"]
+    left = await pool.fetchval("SELECT array_agg(user_code_hash) FROM device_grants")
+    assert left == [hash_token("BCDFGHJM")]

@@ -65,13 +65,13 @@ class DeviceTx(FakeTransaction):
         return self.x.grants.get(device_code_hash)
 
     async def grant_by_user_code(
-        self, user_code: str, now: datetime, **_: Any
+        self, user_code_hash: bytes, now: datetime, **_: Any
     ) -> DeviceGrant | None:
         return next(
             (
                 g
                 for g in self.x.grants.values()
-                if g.user_code == user_code
+                if g.user_code_hash == user_code_hash
                 and g.status is DeviceGrantStatus.PENDING
                 and g.expires_at > now
             ),
