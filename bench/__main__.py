@@ -20,6 +20,7 @@ BENCHMARKS = {
     "signin": "Sign-in and ValidateToken",
     "gateway": "Token-checked gateway requests",
     "entitlements": "CheckEntitlement over gRPC",
+    "grants": "OAuth grants through the token endpoint (refresh_token, client_credentials)",
 }
 
 

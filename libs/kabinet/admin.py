@@ -125,22 +125,31 @@ async def replay(database: str, service: str, parked_id: uuid.UUID) -> bool:
 ROLE_CALL_TIMEOUT = 10.0
 
 
-async def change_role(address: str, action: str, email: str, role: str) -> str:
-    """Grant or revoke ``role`` over identity's gRPC API; the line to print."""
+async def change_role(database: str, action: str, email: str, role: str) -> str:
+    """Grant or revoke ``role`` over identity's gRPC API, as an operator tool (a short token
+    signed with identity's key, read with the database credentials: how the first operator is
+    made); the line to print."""
     import grpc
 
+    from kabinet.auth.operator import operator_metadata
     from kabinet.identity.v1 import identity_pb2, identity_pb2_grpc
 
-    async with grpc.aio.insecure_channel(address) as channel:
+    common = load_settings(CommonSettings)
+    operator = await operator_metadata(database, issuer=common.issuer, audience=common.api_audience)
+    async with grpc.aio.insecure_channel(common.addresses.identity) as channel:
         stub = identity_pb2_grpc.IdentityServiceStub(channel)
         if action == "grant":
             granted = await stub.GrantRole(
-                identity_pb2.GrantRoleRequest(email=email, role=role), timeout=ROLE_CALL_TIMEOUT
+                identity_pb2.GrantRoleRequest(email=email, role=role),
+                timeout=ROLE_CALL_TIMEOUT,
+                metadata=operator,
             )
             account_id, roles, changed = granted.account_id, granted.roles, granted.changed
         else:
             revoked = await stub.RevokeRole(
-                identity_pb2.RevokeRoleRequest(email=email, role=role), timeout=ROLE_CALL_TIMEOUT
+                identity_pb2.RevokeRoleRequest(email=email, role=role),
+                timeout=ROLE_CALL_TIMEOUT,
+                metadata=operator,
             )
             account_id, roles, changed = revoked.account_id, revoked.roles, revoked.changed
     state = "changed" if changed else "unchanged"
@@ -239,11 +248,14 @@ def _roles(action: str, email: str, role: str) -> int:
     import grpc
 
     try:
-        address = load_settings(CommonSettings).addresses.identity
-        print(asyncio.run(change_role(address, action, email, role)))
+        database, _ = _urls()
+        print(asyncio.run(change_role(database, action, email, role)))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except grpc.aio.AioRpcError as exc:
         print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
         return 1

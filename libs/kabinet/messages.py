@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from kabinet.catalog import identity, passwords, social, subscription, support
+from kabinet.catalog import identity, oidc, passwords, social, subscription, support
 
 LANGUAGES = ("en", "ru")
 DEFAULT_LANGUAGE = "en"
@@ -79,6 +79,7 @@ CATALOG: dict[str, tuple[str, str]] = _merge(
     subscription.MESSAGES,
     support.MESSAGES,
     social.MESSAGES,
+    oidc.MESSAGES,
 )
 
 

@@ -31,6 +31,8 @@ from kabinet.events.consumer import EventConsumer, Handler
 from kabinet.events.relay import OutboxRelay
 from kabinet.events.streams import STREAMS, ensure_stream
 from kabinet.mail.sender import MailSender
+from kabinet.rpc.callers import identity_keys, policy_interceptor, service_policy
+from kabinet.rpc.interceptors import ServerInterceptor
 from kabinet.rpc.server import start_server
 from kabinet.settings import CommonSettings
 from kabinet.telemetry import Telemetry, setup_telemetry
@@ -142,8 +144,14 @@ class ServiceHost:
         *,
         stop: asyncio.Event | None = None,
         ready: asyncio.Event | None = None,
+        callers: grpc.aio.ServerInterceptor | None = None,
     ) -> None:
-        """Serve until ``stop`` is set, or until SIGTERM/SIGINT when no event is given."""
+        """Serve until ``stop`` is set, or until SIGTERM/SIGINT when no event is given.
+
+        ``callers`` authenticates gRPC callers (``kabinet.rpc.callers``); by default the policy
+        is the one the service's ``<name>.api`` modules declare (``OPERATOR_METHODS``,
+        ``METHOD_SCOPES``), with tokens verified against identity's JWKS (fetched only when a
+        caller presents a token)."""
         stop = stop or self._stop_on_signals()
         relay = OutboxRelay(self.pool, self.schema, self.common.nats_url)
         consumers = [
@@ -180,7 +188,19 @@ class ServiceHost:
         tasks = [
             asyncio.create_task(worker.run(), name=type(worker).__name__) for worker in workers
         ]
-        server = await start_server(self.common.addresses.of(self.name), register, service_names)
+        remote_keys = None
+        if callers is None:
+            remote_keys = identity_keys(self.common.addresses.identity)
+            callers = policy_interceptor(
+                service_policy(f"{self.name}.api"),
+                remote_keys,
+                issuer=self.common.issuer,
+                audience=self.common.api_audience,
+            )
+        interceptors: list[grpc.aio.ServerInterceptor] = [ServerInterceptor(), callers]
+        server = await start_server(
+            self.common.addresses.of(self.name), register, service_names, interceptors=interceptors
+        )
         log.info("serving", extra={"address": self.common.addresses.of(self.name)})
         if ready is not None:
             ready.set()
@@ -197,6 +217,8 @@ class ServiceHost:
             if event_metrics is not None:
                 event_metrics.close()
             await server.stop(self.grace)
+            if remote_keys is not None:
+                await remote_keys.close()
             for worker in reversed(workers):
                 with contextlib.suppress(Exception):
                     await worker.stop()

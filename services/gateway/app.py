@@ -28,8 +28,14 @@ from gateway.context import (
 )
 from gateway.controllers.account import AccountController
 from gateway.controllers.auth import AuthController
+from gateway.controllers.devices import (
+    DeviceAuthorizationController,
+    DevicePageController,
+    DevicesController,
+)
 from gateway.controllers.health import HealthController
 from gateway.controllers.links import LinkPagesController
+from gateway.controllers.oidc import OidcController
 from gateway.controllers.orders import (
     OrdersController,
     PaymentWebhooksController,
@@ -109,6 +115,10 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
         OrdersController,
         PaymentWebhooksController,
         SubscriptionActionsController,
+        OidcController,
+        DeviceAuthorizationController,
+        DevicePageController,
+        DevicesController,
     ]
     if settings.mailbox_dir is not None:
         from gateway.controllers.dev import MailboxController

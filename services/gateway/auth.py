@@ -2,7 +2,8 @@
 
 A token comes as ``Authorization: Bearer`` (apps) or in the ``__Host-`` access cookie (browsers).
 Its signature and claims are checked locally against identity's JWKS, cached and fetched again
-when a token names an unknown ``kid`` (at most once per ``JWKS_MIN_REFRESH``); a token already
+when a token names an unknown ``kid`` (at most every ``kabinet.rpc.callers.JWKS_MIN_REFRESH``
+seconds, the same verifier the services use on their gRPC callers); a token already
 verified is remembered (its expiry and key are still checked on every request). Revocation is
 checked against ``RevocationList``, kept current from identity's ``identity.session.revoked``
 events, so a signed-out or disconnected session is refused at once without asking identity.
@@ -14,24 +15,21 @@ when sent, that is one of ours.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import json
 import logging
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from litestar import Request, Response
 
 from gateway.clients import ServiceClients
-from kabinet.auth.keys import PublicKeySet
-from kabinet.auth.tokens import AccessClaims, InvalidToken, Reason, verify_access_token
-from kabinet.auth.verified import VerifiedTokens
+from kabinet.auth.tokens import AccessClaims, InvalidToken, Reason
 from kabinet.errors import DomainError, ErrorKind
 from kabinet.identity.v1 import identity_pb2
+from kabinet.rpc.callers import RemoteKeys, TokenVerifier
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +38,6 @@ REFRESH_COOKIE = "__Host-kabinet_rt"
 CSRF_COOKIE = "__Host-kabinet_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-JWKS_MIN_REFRESH = 30.0
 REFRESH_COOKIE_MAX_AGE = 30 * 24 * 3600
 
 
@@ -93,49 +90,22 @@ class Authenticator:
         issuer: str,
         audience: str,
     ) -> None:
-        self._clients = clients
         self.revocations = revocations
         self.issuer = issuer
         self.audience = audience
-        self._keys: PublicKeySet | None = None
-        self._verified = VerifiedTokens()
-        self._fetched_at = 0.0
-        self._lock = asyncio.Lock()
 
-    async def _refresh_keys(self, *, force: bool) -> PublicKeySet:
-        async with self._lock:
-            fresh_enough = time.monotonic() - self._fetched_at < JWKS_MIN_REFRESH
-            if self._keys is not None and (not force or fresh_enough):
-                return self._keys
-            reply = await self._clients.identity.GetJwks(identity_pb2.GetJwksRequest())
-            self._keys = PublicKeySet.from_jwks(json.loads(reply.jwks_json))
-            self._fetched_at = time.monotonic()
-            return self._keys
+        async def fetch_jwks() -> str:
+            reply = await clients.identity.GetJwks(identity_pb2.GetJwksRequest())
+            return reply.jwks_json
+
+        self._tokens = TokenVerifier(RemoteKeys(fetch_jwks), issuer=issuer, audience=audience)
 
     async def verify(self, token: str) -> AccessClaims:
         """The claims of a valid, unrevoked access token; ``token.invalid`` otherwise."""
-        keys = self._keys or await self._refresh_keys(force=False)
-        now = datetime.now(UTC)
-        claims = self._verified.get(token, keys, now)
-        if claims is None:
-            claims = await self._verify_signature(token, keys, now)
-            self._verified.remember(token, claims)
+        claims = await self._tokens.claims(token)
         if self.revocations.is_revoked(claims.session_id):
             raise InvalidToken(Reason.REVOKED)
         return claims
-
-    async def _verify_signature(
-        self, token: str, keys: PublicKeySet, now: datetime
-    ) -> AccessClaims:
-        try:
-            return verify_access_token(
-                keys, token, issuer=self.issuer, audience=self.audience, now=now
-            )
-        except InvalidToken as exc:
-            if exc.reason is not Reason.KID_UNKNOWN:
-                raise
-        keys = await self._refresh_keys(force=True)  # a new key: identity rotated
-        return verify_access_token(keys, token, issuer=self.issuer, audience=self.audience, now=now)
 
     async def principal(self, request: Request[Any, Any, Any]) -> Principal | None:
         """The caller, or None when no token came; a token that came and is bad is an error."""

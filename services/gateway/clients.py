@@ -12,6 +12,8 @@ from kabinet.identity.v1 import (
     federation_pb2_grpc,
     identity_pb2,
     identity_pb2_grpc,
+    oidc_pb2,
+    oidc_pb2_grpc,
 )
 from kabinet.rpc.client import create_channel
 from kabinet.rpc.health import is_serving
@@ -36,6 +38,12 @@ class ServiceClients:
         )
         self.federation: federation_pb2_grpc.FederationServiceAsyncStub = (
             federation_pb2_grpc.FederationServiceStub(channels["identity"])
+        )
+        self.oidc: oidc_pb2_grpc.OidcServiceAsyncStub = oidc_pb2_grpc.OidcServiceStub(
+            channels["identity"]
+        )
+        self.devices: oidc_pb2_grpc.DeviceRegistryServiceAsyncStub = (
+            oidc_pb2_grpc.DeviceRegistryServiceStub(channels["identity"])
         )
         self.subscription: subscription_pb2_grpc.SubscriptionServiceAsyncStub = (
             subscription_pb2_grpc.SubscriptionServiceStub(channels["subscription"])
@@ -67,7 +75,13 @@ def connect(addresses: ServiceAddresses, default_timeout: float) -> ServiceClien
         "support": support_pb2.DESCRIPTOR.services_by_name["SupportService"],
     }
     # Further services served on the same channel (their idempotent methods retry too).
-    also = {"identity": [federation_pb2.DESCRIPTOR.services_by_name["FederationService"]]}
+    also = {
+        "identity": [
+            federation_pb2.DESCRIPTOR.services_by_name["FederationService"],
+            oidc_pb2.DESCRIPTOR.services_by_name["OidcService"],
+            oidc_pb2.DESCRIPTOR.services_by_name["DeviceRegistryService"],
+        ]
+    }
     channels = {
         name: create_channel(
             addresses.of(name),

@@ -25,11 +25,20 @@ def provide_authenticator(state: State) -> Authenticator:
     return authenticator
 
 
+# The scope a token issued to an OAuth client (a device app) needs to use the portal API; tokens
+# of the portal's own sessions need none. Other web resources' tokens (openid, email...) and
+# backends' client_credentials tokens are refused here.
+API_SCOPE = "kabinet.api"
+
+
 async def provide_principal(request: Request[Any, Any, Any], state: State) -> Principal:
-    """The signed-in caller; 401 ``auth.required`` otherwise, 403 on a forged browser request."""
+    """The signed-in caller; 401 ``auth.required`` otherwise, 403 on a forged browser request
+    or a client's token without the API scope."""
     principal = await state.authenticator.principal(request)
     if principal is None:
         raise DomainError(ErrorKind.UNAUTHENTICATED, "auth.required")
+    if principal.client_id is not None and API_SCOPE not in principal.scope:
+        raise DomainError(ErrorKind.PERMISSION_DENIED, "auth.forbidden")
     if principal.by_cookie:
         check_csrf(request, state.allowed_origins)
     return principal

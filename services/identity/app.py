@@ -7,6 +7,7 @@ import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from identity.api import oidc as oidc_api
 from identity.api.federation import SERVICE_NAME as FEDERATION_SERVICE_NAME
 from identity.api.federation import register as register_federation
 from identity.api.grpc import SERVICE_NAME, register
@@ -17,6 +18,8 @@ from identity.domain.ports import Clock
 from identity.domain.services import IdentityServices, build_services
 from identity.events.purchases import ORDER_COMPLETED, order_completed_handler
 from identity.mail import identity_templates
+from identity.oidc_app import PURGE_INTERVAL, build_oidc, local_callers, seed_clients
+from identity.oidc_app import housekeeping as oidc_housekeeping
 from identity.social.wiring import federation
 from identity.store.postgres import PostgresStore
 from identity.store.roles import PostgresRoleStore
@@ -69,19 +72,28 @@ async def serve(
                 subjects=[ORDER_COMPLETED],
                 handler=order_completed_handler(services),
             )
+            oidc = build_oidc(host.pool, services)
+            await seed_clients(oidc, settings.oidc.clients_seed)
             housekeeping = asyncio.create_task(services.housekeeping(), name="housekeeping")
+            oidc_purge = asyncio.create_task(
+                oidc_housekeeping(oidc, PURGE_INTERVAL), name="oidc-housekeeping"
+            )
             try:
                 async with federation(
                     host.pool, identity_templates(), settings, services.sessions, services.clock
                 ) as social:
                     await host.serve(
-                        [register(services), register_federation(social)],
-                        [SERVICE_NAME, FEDERATION_SERVICE_NAME],
+                        [register(services), register_federation(social), oidc_api.register(oidc)],
+                        [SERVICE_NAME, FEDERATION_SERVICE_NAME, *oidc_api.SERVICE_NAMES],
                         stop=stop,
                         ready=ready,
+                        callers=local_callers(services),
                     )
             finally:
                 housekeeping.cancel()
+                oidc_purge.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await housekeeping
+                with contextlib.suppress(asyncio.CancelledError):
+                    await oidc_purge
                 await services.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from identity.domain.password_policy import DEFAULT_MIN_STRENGTH
+from identity.oidc_config import OidcSettings
 from identity.social.config import SocialSettings
 from kabinet.config import setting
 from kabinet.settings import CommonSettings
@@ -148,6 +149,7 @@ class IdentitySettings:
     links: LinkSettings = LinkSettings()
     throttle: ThrottleSettings = ThrottleSettings()
     social: SocialSettings = SocialSettings()  # noqa: RUF009 (frozen, like the others)
+    oidc: OidcSettings = OidcSettings()  # noqa: RUF009 (frozen, like the others)
 
     @property
     def issuer(self) -> str:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import grpc
+
 from kabinet.service import ServiceHost
 from subscription.api.admin import register_admin
 from subscription.api.grpc import ADMIN_SERVICE_NAME, SERVICE_NAME, register
@@ -97,8 +99,10 @@ async def serve(
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
     clock: Clock = utc_now,
+    callers: grpc.aio.ServerInterceptor | None = None,
 ) -> None:
-    """Load the catalog seed (before serving: a bad file stops start-up), then serve."""
+    """Load the catalog seed (before serving: a bad file stops start-up), then serve.
+    ``callers`` replaces the caller check (tests without identity bring their own keys)."""
     plans = read_seed(seed_path(settings))
     async with ServiceHost("subscription", settings.common, migrations=MIGRATIONS) as host:
         store = PostgresStore(host.pool)
@@ -128,6 +132,7 @@ async def serve(
                 [SERVICE_NAME, ADMIN_SERVICE_NAME],
                 stop=stop,
                 ready=ready,
+                callers=callers,
             )
         finally:
             halt.set()

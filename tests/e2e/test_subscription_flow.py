@@ -44,6 +44,7 @@ async def _issue(cluster: Cluster, plan: str, devices: int, term: int, count: in
         reply = await stub.IssueCodes(
             pb.IssueCodesRequest(plan_id=plan, devices=devices, term_months=term, count=count),
             timeout=10,
+            metadata=await cluster.operator_metadata(),
         )
     return list(reply.codes)
 

@@ -57,7 +57,9 @@ async def _grant_agent(cluster: Cluster, email: str) -> None:
     async with grpc.aio.insecure_channel(cluster.common.addresses.identity) as channel:
         stub = identity_pb2_grpc.IdentityServiceStub(channel)
         reply = await stub.GrantRole(
-            identity_pb2.GrantRoleRequest(email=email, role="support_agent"), timeout=10
+            identity_pb2.GrantRoleRequest(email=email, role="support_agent"),
+            timeout=10,
+            metadata=await cluster.operator_metadata(),
         )
     assert "support_agent" in reply.roles
     assert reply.changed
@@ -78,6 +80,7 @@ async def _subscribe(cluster: Cluster, http: httpx.AsyncClient, who: Person, pla
         issued = await stub.IssueCodes(
             subscription_pb2.IssueCodesRequest(plan_id=plan, devices=1, term_months=12, count=1),
             timeout=10,
+            metadata=await cluster.operator_metadata(),
         )
     redeemed = await http.post(
         "/api/v1/subscriptions/codes", json={"code": issued.codes[0]}, headers=who.auth
@@ -362,15 +365,20 @@ async def test_a_role_reaches_tokens_at_refresh_and_a_revoked_one_leaves(
     assert refreshed.status_code == 200, refreshed.text
     auth = {"authorization": f"Bearer {refreshed.json()['access_token']}"}
     assert (await http.get("/api/v1/support/queue", headers=auth)).status_code == 200
+    operator = await cluster.operator_metadata()
     async with grpc.aio.insecure_channel(cluster.common.addresses.identity) as channel:
         stub = identity_pb2_grpc.IdentityServiceStub(channel)
         revoked = await stub.RevokeRole(
-            identity_pb2.RevokeRoleRequest(email=person.email, role="support_agent"), timeout=10
+            identity_pb2.RevokeRoleRequest(email=person.email, role="support_agent"),
+            timeout=10,
+            metadata=operator,
         )
         assert list(revoked.roles) == []
         with pytest.raises(grpc.aio.AioRpcError) as unknown:
             await stub.GrantRole(
-                identity_pb2.GrantRoleRequest(email=person.email, role="admin"), timeout=10
+                identity_pb2.GrantRoleRequest(email=person.email, role="admin"),
+                timeout=10,
+                metadata=operator,
             )
         assert unknown.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     again = await http.post(
@@ -431,7 +439,9 @@ async def test_kabinet_admin_grants_and_revokes_roles(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     person = await _person(cluster, http, "operator-made")
-    monkeypatch.setenv("KABINET_IDENTITY_ADDR", cluster.common.addresses.identity)
+    # The CLI signs its operator token with identity's key, read with the database credentials.
+    for name in ("KABINET_IDENTITY_ADDR", "KABINET_DATABASE_URL", "KABINET_PUBLIC_URL"):
+        monkeypatch.setenv(name, cluster.environ[name])
     granted = await asyncio.to_thread(admin.main, ["roles", "grant", person.email, "support_agent"])
     assert granted == 0
     assert "roles: support_agent (changed)" in capsys.readouterr().out

@@ -18,6 +18,7 @@ from typing import Any
 
 import uvicorn
 
+from kabinet.auth.operator import operator_metadata
 from kabinet.config import load_settings
 from kabinet.devstack.mailbox import Mailbox
 from kabinet.devstack.ports import free_port, wait_for_port
@@ -51,6 +52,13 @@ class Cluster:
     def common(self) -> CommonSettings:
         return load_settings(CommonSettings, self.environ)
 
+    async def operator_metadata(self) -> tuple[tuple[str, str]]:
+        """``authorization`` metadata for operator-only RPCs, as ``kabinet-admin`` makes it."""
+        common = self.common
+        return await operator_metadata(
+            common.database_url, issuer=common.issuer, audience=common.api_audience
+        )
+
 
 def cluster_environ(
     database_url: str, nats_url: str, smtp_url: str, mailbox_dir: Path
@@ -75,6 +83,8 @@ def cluster_environ(
         # Requests from 127.0.0.1 play the edge (its X-Forwarded-For and region header are
         # believed); a test that needs an untrusted hop connects from 127.0.0.2.
         "KABINET_TRUSTED_PROXIES": "127.0.0.1/32",
+        # Device apps poll every second here (RFC 8628's default of five would slow the tests).
+        "KABINET_IDENTITY_DEVICE_INTERVAL": "1",
     }
     for name in SERVICES:
         environ[f"KABINET_{name.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"

@@ -25,6 +25,9 @@ class RevocationReason(StrEnum):
     RESET = "reset"
     REVOKED_BY_OWNER = "revoked_by_owner"
     ACCOUNT_DELETED = "account_deleted"
+    CODE_REUSED = "code_reused"
+    REVOKED_BY_CLIENT = "revoked_by_client"
+    DEVICE_DISCONNECTED = "device_disconnected"
 
 
 @dataclass(frozen=True)
@@ -81,9 +84,28 @@ class IdentityLinked:
 
 
 @dataclass(frozen=True)
+class DeviceConnected:
+    account_id: uuid.UUID
+    device_id: uuid.UUID
+    name: str
+    platform: str
+    client_id: str
+    app_version: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
 class IdentityUnlinked:
     account_id: uuid.UUID
     provider: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class DeviceDisconnected:
+    account_id: uuid.UUID
+    device_id: uuid.UUID
+    reason: str
     occurred_at: datetime
 
 
@@ -96,4 +118,6 @@ Event = (
     | AccountDeleted
     | IdentityLinked
     | IdentityUnlinked
+    | DeviceConnected
+    | DeviceDisconnected
 )

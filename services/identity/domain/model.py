@@ -98,6 +98,9 @@ class Session:
     last_seen_at: datetime
     expires_at: datetime
     revoked_at: datetime | None = None
+    # The OAuth client the session was granted to (None: a portal session) and its scopes.
+    client_id: str | None = None
+    scopes: tuple[str, ...] = ()
 
     def is_live(self, now: datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at
@@ -160,6 +163,8 @@ class SignedIn:
     access_token: str = field(repr=False)
     refresh_token: str = field(repr=False)
     expires_in: int
+    # The scopes of a session granted to an OAuth client (a portal session has none).
+    scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

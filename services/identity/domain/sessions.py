@@ -90,10 +90,18 @@ class SessionService:
         self._verified = VerifiedTokens()
 
     async def open(
-        self, tx: Transaction, account: Account, client: Client, now: datetime
+        self,
+        tx: Transaction,
+        account: Account,
+        client: Client,
+        now: datetime,
+        *,
+        client_id: str | None = None,
+        scopes: Sequence[str] = (),
     ) -> SignedIn | None:
         """Start a session for ``account`` and issue its first tokens; None when the account is
-        no longer active or is locked (both are checked by the statement that stores it)."""
+        no longer active or is locked (both are checked by the statement that stores it).
+        ``client_id``: the OAuth client the session is granted to (None: the portal)."""
         session = Session(
             id=uuid.uuid4(),
             account_id=account.id,
@@ -103,6 +111,8 @@ class SessionService:
             created_at=now,
             last_seen_at=now,
             expires_at=now + self._session_ttl,
+            client_id=client_id,
+            scopes=tuple(scopes),
         )
         refresh = new_refresh_token()
         if not await tx.insert_session(session, refresh.token_hash, now):
@@ -110,26 +120,32 @@ class SessionService:
         return SignedIn(
             account_id=account.id,
             session_id=session.id,
-            access_token=self._access_token(account, session.id, now),
+            access_token=self._access_token(account, session, now),
             refresh_token=refresh.token,
             expires_in=int(self._access_ttl.total_seconds()),
+            scopes=session.scopes,
         )
 
-    def _access_token(self, account: Account, session_id: uuid.UUID, now: datetime) -> str:
+    def _access_token(self, account: Account, session: Session, now: datetime) -> str:
         return issue_access_token(
             self._keys.ring,
             issuer=self.issuer,
             audience=self.audience,
             subject=str(account.id),
-            session_id=str(session_id),
+            session_id=str(session.id),
             now=now,
             ttl=self._access_ttl,
+            client_id=session.client_id,
+            scope=session.scopes,
             extra_claims={ROLES_CLAIM: list(account.roles)},
         )
 
-    async def refresh(self, refresh_token: str, client: Client) -> SignedIn:
+    async def refresh(
+        self, refresh_token: str, client: Client, *, client_id: str | None = None
+    ) -> SignedIn:
         """Spend ``refresh_token`` and issue the next pair. A spent token presented again
-        revokes its session (it was copied); anything else wrong is ``auth.refresh_invalid``."""
+        revokes its session (it was copied); anything else wrong is ``auth.refresh_invalid``.
+        The token must belong to a session granted to ``client_id`` (None: a portal session)."""
         if not is_well_formed_refresh_token(refresh_token):
             raise errors.refresh_invalid()
         token_hash = hash_token(refresh_token)
@@ -147,7 +163,7 @@ class SessionService:
                             tx, session.account_id, session.id, now, RevocationReason.REPLAY
                         )
             else:
-                signed = await self._next_tokens(tx, session_id, client, now)
+                signed = await self._next_tokens(tx, session_id, client, now, client_id)
                 if signed is not None:
                     return signed
                 # A dead session or account: raising rolls the spending back, which is harmless.
@@ -157,10 +173,15 @@ class SessionService:
         raise errors.refresh_invalid()
 
     async def _next_tokens(
-        self, tx: Transaction, session_id: uuid.UUID, client: Client, now: datetime
+        self,
+        tx: Transaction,
+        session_id: uuid.UUID,
+        client: Client,
+        now: datetime,
+        client_id: str | None = None,
     ) -> SignedIn | None:
         session = await tx.session_by_id(session_id)
-        if session is None or not session.is_live(now):
+        if session is None or not session.is_live(now) or session.client_id != client_id:
             return None
         account = await tx.account_by_id(session.account_id)
         if account is None or account.status is not AccountStatus.ACTIVE:
@@ -176,9 +197,10 @@ class SessionService:
         return SignedIn(
             account_id=account.id,
             session_id=session.id,
-            access_token=self._access_token(account, session.id, now),
+            access_token=self._access_token(account, session, now),
             refresh_token=refresh.token,
             expires_in=int(self._access_ttl.total_seconds()),
+            scopes=session.scopes,
         )
 
     async def _revoke(

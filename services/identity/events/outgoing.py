@@ -12,6 +12,8 @@ from identity.domain.events import (
     AccountCreatedForPurchase,
     AccountDeleted,
     AccountRegistered,
+    DeviceConnected,
+    DeviceDisconnected,
     Event,
     IdentityLinked,
     IdentityUnlinked,
@@ -28,6 +30,8 @@ SESSION_REVOKED = "identity.session.revoked"
 ACCOUNT_DELETED = "identity.account.deleted"
 IDENTITY_LINKED = "identity.identity.linked"
 IDENTITY_UNLINKED = "identity.identity.unlinked"
+DEVICE_CONNECTED = "identity.device.connected"
+DEVICE_DISCONNECTED = "identity.device.disconnected"
 
 SUBJECTS = (
     ACCOUNT_REGISTERED,
@@ -38,6 +42,8 @@ SUBJECTS = (
     ACCOUNT_DELETED,
     IDENTITY_LINKED,
     IDENTITY_UNLINKED,
+    DEVICE_CONNECTED,
+    DEVICE_DISCONNECTED,
 )
 
 
@@ -91,5 +97,22 @@ def to_message(event: Event) -> tuple[str, Message]:
         case IdentityUnlinked():
             return IDENTITY_UNLINKED, events_pb2.IdentityUnlinked(
                 account_id=str(event.account_id), provider=event.provider, occurred_at=at
+            )
+        case DeviceConnected():
+            return DEVICE_CONNECTED, events_pb2.DeviceConnected(
+                account_id=str(event.account_id),
+                device_id=str(event.device_id),
+                name=event.name,
+                platform=event.platform,
+                client_id=event.client_id,
+                app_version=event.app_version,
+                occurred_at=at,
+            )
+        case DeviceDisconnected():
+            return DEVICE_DISCONNECTED, events_pb2.DeviceDisconnected(
+                account_id=str(event.account_id),
+                device_id=str(event.device_id),
+                reason=event.reason,
+                occurred_at=at,
             )
     raise TypeError(f"not an identity event: {event!r}")

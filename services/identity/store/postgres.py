@@ -94,6 +94,8 @@ def _session(row: asyncpg.Record) -> Session:
         last_seen_at=row["last_seen_at"],
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
+        client_id=row["client_id"],
+        scopes=tuple(row["scopes"]),
     )
 
 
@@ -543,8 +545,8 @@ class PostgresTransaction:
         inserted = await self._conn.fetchval(
             "WITH session AS ("
             " INSERT INTO sessions (id, account_id, kind, ip, user_agent, created_at,"
-            " last_seen_at, expires_at)"
-            " SELECT $1, a.id, $3, $4, $5, $6, $7, $8 FROM accounts a"
+            " last_seen_at, expires_at, client_id, scopes)"
+            " SELECT $1, a.id, $3, $4, $5, $6, $7, $8, $11, $12 FROM accounts a"
             " WHERE a.id = $2 AND a.status = 'active' AND NOT EXISTS ("
             " SELECT 1 FROM account_throttle t WHERE t.account_id = a.id AND t.locked_until > $10)"
             " RETURNING id)"
@@ -560,13 +562,15 @@ class PostgresTransaction:
             session.expires_at,
             refresh_token_hash,
             now,
+            session.client_id,
+            list(session.scopes),
         )
         return inserted is not None
 
     async def session_by_id(self, session_id: uuid.UUID) -> Session | None:
         row = await self._conn.fetchrow(
             "SELECT id, account_id, kind, ip, user_agent, created_at, last_seen_at,"
-            " expires_at, revoked_at"
+            " expires_at, revoked_at, client_id, scopes"
             " FROM sessions WHERE id = $1",
             session_id,
         )
@@ -624,7 +628,7 @@ class PostgresTransaction:
     async def live_sessions(self, account_id: uuid.UUID, now: datetime) -> list[Session]:
         rows = await self._conn.fetch(
             "SELECT id, account_id, kind, ip, user_agent, created_at, last_seen_at,"
-            " expires_at, revoked_at"
+            " expires_at, revoked_at, client_id, scopes"
             " FROM sessions"
             " WHERE account_id = $1 AND revoked_at IS NULL AND expires_at > $2"
             " ORDER BY last_seen_at DESC",

@@ -23,6 +23,7 @@ import pytest
 
 from identity.app import serve
 from identity.config import IdentitySettings, LinkSettings, ThrottleSettings
+from kabinet.auth.operator import operator_metadata
 from kabinet.db import create_pool
 from kabinet.devstack.mailbox import Mailbox, StoredMessage
 from kabinet.devstack.ports import free_port
@@ -46,6 +47,12 @@ class RunningIdentity:
     pool: asyncpg.Pool
     settings: IdentitySettings
     database_url: str
+
+    async def operator(self) -> tuple[tuple[str, str]]:
+        """Metadata of an operator tool's call (a token signed with this identity's own key)."""
+        return await operator_metadata(
+            self.database_url, issuer=PUBLIC_URL, audience=CommonSettings().api_audience
+        )
 
     async def mail_to(
         self, address: str, template_subject: str, *, since: datetime | None = None

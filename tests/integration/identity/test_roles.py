@@ -26,13 +26,18 @@ async def test_a_granted_role_reaches_the_next_tokens_and_is_announced_once(iden
     before = await identity.stub.ValidateToken(pb.ValidateTokenRequest(token=signed.access_token))
     assert list(before.claims.roles) == []
 
+    with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+        await identity.stub.GrantRole(pb.GrantRoleRequest(email=email, role="operator"))
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
     granted = await identity.stub.GrantRole(
-        pb.GrantRoleRequest(email=email.upper(), role="support_agent")
+        pb.GrantRoleRequest(email=email.upper(), role="support_agent"),
+        metadata=await identity.operator(),
     )
     assert granted.account_id == signed.account_id
     assert granted.changed
     again = await identity.stub.GrantRole(
-        pb.GrantRoleRequest(account_id=signed.account_id, role="support_agent")
+        pb.GrantRoleRequest(account_id=signed.account_id, role="support_agent"),
+        metadata=await identity.operator(),
     )
     assert not again.changed
 
@@ -52,11 +57,13 @@ async def test_a_granted_role_reaches_the_next_tokens_and_is_announced_once(iden
     assert [list(e.roles) for e in mine] == [["support_agent"]]
 
     revoked = await identity.stub.RevokeRole(
-        pb.RevokeRoleRequest(email=email, role="support_agent")
+        pb.RevokeRoleRequest(email=email, role="support_agent"),
+        metadata=await identity.operator(),
     )
     assert list(revoked.roles) == []
     with pytest.raises(grpc.aio.AioRpcError) as missing:
         await identity.stub.GrantRole(
-            pb.GrantRoleRequest(email="nobody-here@example.com", role="operator")
+            pb.GrantRoleRequest(email="nobody-here@example.com", role="operator"),
+            metadata=await identity.operator(),
         )
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND

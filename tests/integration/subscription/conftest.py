@@ -25,6 +25,7 @@ from kabinet.devstack.postgres import EmbeddedPostgres
 from kabinet.settings import CommonSettings, ServiceAddresses
 from kabinet.subscription.v1 import subscription_pb2 as pb
 from kabinet.subscription.v1 import subscription_pb2_grpc
+from kabinet.testing.operators import TestOperator
 from subscription.app import serve
 from subscription.config import RedeemSettings, SubscriptionSettings
 
@@ -37,12 +38,14 @@ class RunningSubscription:
     pool: asyncpg.Pool
     settings: SubscriptionSettings
     database_url: str
+    operator: TestOperator
 
     async def issue(
         self, plan: str = "plus", devices: int = 3, term: int = 12, count: int = 1
     ) -> list[str]:
         reply = await self.stub.IssueCodes(
-            pb.IssueCodesRequest(plan_id=plan, devices=devices, term_months=term, count=count)
+            pb.IssueCodesRequest(plan_id=plan, devices=devices, term_months=term, count=count),
+            metadata=self.operator.metadata(),
         )
         return list(reply.codes)
 
@@ -75,8 +78,16 @@ async def running_subscription(
         redeem=RedeemSettings(max_failures=3, window=3600),
     )
     settings = dataclasses.replace(settings, **overrides)
+    operator = TestOperator(issuer=settings.common.issuer, audience=settings.common.api_audience)
     stop, ready = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(serve(settings, stop=stop, ready=ready))
+    task = asyncio.create_task(
+        serve(
+            settings,
+            stop=stop,
+            ready=ready,
+            callers=operator.interceptor("subscription.api"),
+        )
+    )
     waiting = asyncio.create_task(ready.wait())
     await asyncio.wait({task, waiting}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
     if task.done():
@@ -91,6 +102,7 @@ async def running_subscription(
             pool=pool,
             settings=settings,
             database_url=database_url,
+            operator=operator,
         )
     finally:
         await pool.close()

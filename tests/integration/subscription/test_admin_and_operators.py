@@ -40,8 +40,14 @@ async def test_operators_add_a_plan_and_set_a_price_and_a_restart_keeps_it(
     postgres.create_database(database)
     async with start_subscription(database=database) as first:
         address = first.settings.common.addresses.subscription
+        op = first.operator.metadata()
         async with grpc.aio.insecure_channel(address) as ch:
             admin = admin_pb2_grpc.SubscriptionAdminServiceStub(ch)
+            with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+                await admin.SetPlanOnSale(
+                    admin_pb2.SetPlanOnSaleRequest(plan_id="plus", on_sale=False), timeout=5
+                )
+            assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
             family = pb.Plan(
                 id="family",
                 tier=pb.TIER_PREMIUM,
@@ -57,7 +63,9 @@ async def test_operators_add_a_plan_and_set_a_price_and_a_restart_keeps_it(
                     )
                 ],
             )
-            saved = await admin.SavePlan(admin_pb2.SavePlanRequest(plan=family), timeout=5)
+            saved = await admin.SavePlan(
+                admin_pb2.SavePlanRequest(plan=family), timeout=5, metadata=op
+            )
             assert saved.plan.id == "family"
             priced = await admin.SetPrice(
                 admin_pb2.SetPriceRequest(
@@ -67,18 +75,23 @@ async def test_operators_add_a_plan_and_set_a_price_and_a_restart_keeps_it(
                     price=pb.Price(region="RU", currency="RUB", amount_minor=123400),
                 ),
                 timeout=5,
+                metadata=op,
             )
             [option] = [o for o in priced.plan.options if (o.devices, o.term_months) == (3, 12)]
             assert {(p.region, p.amount_minor) for p in option.prices} >= {("RU", 123400)}
 
             with pytest.raises(grpc.aio.AioRpcError) as bad:
                 await admin.SavePlan(
-                    admin_pb2.SavePlanRequest(plan=pb.Plan(id="Bad Id", name="x")), timeout=5
+                    admin_pb2.SavePlanRequest(plan=pb.Plan(id="Bad Id", name="x")),
+                    timeout=5,
+                    metadata=op,
                 )
             assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert domain_error_from_rpc(bad.value).code == "plan.invalid"
             off = await admin.SetPlanOnSale(
-                admin_pb2.SetPlanOnSaleRequest(plan_id="family", on_sale=False), timeout=5
+                admin_pb2.SetPlanOnSaleRequest(plan_id="family", on_sale=False),
+                timeout=5,
+                metadata=op,
             )
             assert not off.plan.on_sale
 

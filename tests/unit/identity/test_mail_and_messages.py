@@ -92,6 +92,8 @@ def test_every_event_has_its_subject() -> None:
         e.AccountDeleted(account, now),
         e.IdentityLinked(account, "google", now),
         e.IdentityUnlinked(account, "google", now),
+        e.DeviceConnected(account, uuid.uuid4(), "Laptop", "windows", "app", "1.0", now),
+        e.DeviceDisconnected(account, uuid.uuid4(), "by_owner", now),
     ]
     subjects = []
     for sample in samples:
