@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from kabinet.catalog import identity, passwords, subscription
+from kabinet.catalog import distribution, identity, passwords, subscription
 
 LANGUAGES = ("en", "ru")
 DEFAULT_LANGUAGE = "en"
@@ -73,7 +73,7 @@ def _merge(*catalogs: Mapping[str, tuple[str, str]]) -> dict[str, tuple[str, str
 
 
 CATALOG: dict[str, tuple[str, str]] = _merge(
-    PLATFORM, identity.MESSAGES, passwords.MESSAGES, subscription.MESSAGES
+    PLATFORM, identity.MESSAGES, passwords.MESSAGES, subscription.MESSAGES, distribution.MESSAGES
 )
 
 

@@ -28,6 +28,7 @@ from gateway.context import (
 )
 from gateway.controllers.account import AccountController
 from gateway.controllers.auth import AuthController
+from gateway.controllers.downloads import DevicePageController, DownloadsController
 from gateway.controllers.health import HealthController
 from gateway.controllers.home import HomeController
 from gateway.controllers.links import LinkPagesController
@@ -39,6 +40,7 @@ from gateway.controllers.subscriptions import (
 from gateway.controllers.wellknown import WellKnownController
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.revocations import RevocationFeed
+from kabinet.objectstore.config import open_store
 from kabinet.telemetry import tracing_enabled
 
 
@@ -55,6 +57,7 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
     state = State(
         {
             "settings": settings,
+            "objects": open_store(settings.objects),
             "trusted_proxies": parse_networks(settings.trusted_proxies),
             "allowed_origins": frozenset(
                 {_origin(common.public_url), f"http://{settings.host}:{settings.port}"}
@@ -90,6 +93,8 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
         PlansController,
         SubscriptionsController,
         EntitlementsController,
+        DownloadsController,
+        DevicePageController,
     ]
     if settings.mailbox_dir is not None:
         from gateway.controllers.dev import MailboxController

@@ -58,6 +58,9 @@ def cluster_environ(
         "KABINET_GATEWAY_HOST": "127.0.0.1",
         "KABINET_GATEWAY_PORT": str(gateway_port),
         "KABINET_MAILBOX_DIR": str(mailbox_dir),
+        "KABINET_OBJECTSTORE_DIR": str(mailbox_dir.parent / "objects"),
+        "KABINET_DISTRIBUTION_PLACEHOLDERS": "true",
+        "KABINET_DISTRIBUTION_LINK_SECRET": "e2e-only-download-link-key-0123456789abcdef",
         # Tests pay for argon2 on every sign-in: keep the cost low there, the policy unchanged.
         "KABINET_IDENTITY_ARGON2_MEMORY_KIB": "1024",
         "KABINET_IDENTITY_ARGON2_TIME_COST": "1",
