@@ -3,15 +3,21 @@ the file with its checksum and Range, refused links, publishing, send-to-device 
 Subscribers are made the way people become them: codes issued over IssueCodes and redeemed."""
 
 import hashlib
+import struct
 import uuid
+import zlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import grpc
 import httpx
 import pytest
+import zxingcpp
 
 from distribution.domain import links
+from kabinet.distribution.v1 import distribution_pb2 as dpb
+from kabinet.distribution.v1 import distribution_pb2_grpc
 from kabinet.subscription.v1 import subscription_pb2 as spb
 from kabinet.subscription.v1 import subscription_pb2_grpc
 from kabinet.testing.cluster import Cluster
@@ -182,3 +188,172 @@ async def test_tampered_expired_and_other_account_links_are_refused(
     )
     assert gone.status_code == 410
     assert gone.json()["code"] == "download.link_expired"
+
+
+async def _upload(
+    stub: distribution_pb2_grpc.DistributionServiceStub, header: dpb.UploadHeader, data: bytes
+) -> dpb.UploadArtifactResponse:
+    async def parts() -> AsyncIterator[dpb.UploadArtifactRequest]:
+        yield dpb.UploadArtifactRequest(header=header)
+        for offset in range(0, len(data), 64 * 1024):
+            yield dpb.UploadArtifactRequest(chunk=data[offset : offset + 64 * 1024])
+
+    return await stub.UploadArtifact(parts(), timeout=30)
+
+
+async def test_publishing_a_new_release_makes_it_the_recommended_one(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    _, auth = await _subscriber(cluster, http, "premium")
+    before = _app(
+        (await http.get("/api/v1/downloads?platform=windows", headers=auth)).json(),
+        "parental_control",
+    )
+    version = f"9.{uuid.uuid4().int % 1000}.0"
+    data = uuid.uuid4().bytes * 5000
+    digest = hashlib.sha256(data).hexdigest()
+    header = dpb.UploadHeader(
+        application_id="parental_control",
+        version=version,
+        channel=dpb.CHANNEL_STABLE,
+        platform=dpb.PLATFORM_WINDOWS,
+        language="multi",
+        file_name=f"kabinet-kids-{version}-setup.exe",
+        sha256=digest,
+    )
+    async with grpc.aio.insecure_channel(cluster.common.addresses.distribution) as channel:
+        stub = distribution_pb2_grpc.DistributionServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as wrong:
+            await _upload(stub, header, data + b"x")  # bytes that do not match the checksum
+        assert wrong.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        uploaded = await _upload(stub, header, data)
+        assert uploaded.artifact.sha256 == digest
+        assert uploaded.artifact.size == len(data)
+        draft = _app(
+            (await http.get("/api/v1/downloads?platform=windows", headers=auth)).json(),
+            "parental_control",
+        )
+        assert draft["recommended"]["id"] == before["recommended"]["id"]  # a draft is not offered
+        published = await stub.PublishRelease(
+            dpb.PublishReleaseRequest(release_id=uploaded.release.id), timeout=10
+        )
+        assert published.release.latest
+
+        after = _app(
+            (await http.get("/api/v1/downloads?platform=windows", headers=auth)).json(),
+            "parental_control",
+        )
+        assert after["recommended_version"] == version
+        assert after["recommended"]["sha256"] == digest
+        fetched = await http.get(await _link(http, auth, after["recommended"]["id"]), headers=auth)
+        assert hashlib.sha256(fetched.content).hexdigest() == digest
+
+        await stub.WithdrawRelease(
+            dpb.WithdrawReleaseRequest(release_id=uploaded.release.id), timeout=10
+        )
+        back = _app(
+            (await http.get("/api/v1/downloads?platform=windows", headers=auth)).json(),
+            "parental_control",
+        )
+        assert back["recommended"]["id"] == before["recommended"]["id"]
+        withdrawn = await http.post(
+            "/api/v1/downloads/links",
+            json={"artifact_id": after["recommended"]["id"]},
+            headers=auth,
+        )
+        assert withdrawn.status_code == 404
+
+
+def _png_pixels(png: bytes) -> tuple[bytes, int, int]:
+    """Grey pixels of the (non-interlaced, 1- or 8-bit greyscale or palette) PNG segno writes."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, palette = 8, b"", None
+    width = height = depth = colour = 0
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind, data = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", data[:10])
+        elif kind == b"PLTE":
+            palette = [data[i : i + 3] for i in range(0, len(data), 3)]
+        elif kind == b"IDAT":
+            idat += data
+    raw = zlib.decompress(idat)
+    stride = (width * depth + 7) // 8
+    out = bytearray()
+    previous = bytearray(stride)
+    for row in range(height):
+        filter_type = raw[row * (stride + 1)]
+        line = bytearray(raw[row * (stride + 1) + 1 : (row + 1) * (stride + 1)])
+        assert filter_type in (0, 2), filter_type
+        if filter_type == 2:
+            line = bytearray((a + b) & 0xFF for a, b in zip(line, previous, strict=True))
+        previous = line
+        for x in range(width):
+            if depth == 8:
+                value = line[x]
+            else:
+                value = (line[x * depth // 8] >> (8 - depth - (x * depth) % 8)) & ((1 << depth) - 1)
+            if colour == 3 and palette is not None:
+                value = palette[value][0]
+            elif depth < 8:
+                value = value * 255 // ((1 << depth) - 1)
+            out.append(value)
+    return bytes(out), width, height
+
+
+async def test_send_to_device_emails_a_working_link_and_the_qr_code_decodes_to_it(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    email, auth = await _subscriber(cluster, http, "plus")
+    sent = await http.post(
+        "/api/v1/downloads/send", json={"application_id": "vpn", "platform": "macos"}, headers=auth
+    )
+    assert sent.status_code == 202, sent.text
+    assert sent.json()["sent_to"] == email
+    message = await cluster.mailbox.wait_for(
+        email, lambda m: any("/get/vpn" in link for link in m.links), timeout=15
+    )
+    link = next(link for link in message.links if "/get/vpn" in link)
+    assert link == f"{cluster.gateway_url}/get/vpn?platform=macos"
+
+    png = await http.get(
+        "/api/v1/downloads/qr",
+        params={"application_id": "vpn", "platform": "macos", "format": "png"},
+        headers=auth,
+    )
+    assert png.status_code == 200
+    assert png.headers["content-type"] == "image/png"
+    pixels, width, height = _png_pixels(png.content)
+    decoded = zxingcpp.read_barcodes(memoryview(pixels).cast("B", (height, width)))
+    assert [d.text for d in decoded] == [link]
+    svg = await http.get(
+        "/api/v1/downloads/qr", params={"application_id": "vpn", "platform": "macos"}, headers=auth
+    )
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+    assert svg.content.startswith(b"<svg")
+
+    page = await http.get(link)
+    assert page.status_code == 200
+    assert 'name="password"' in page.text
+    signed_in = await http.post(
+        urlsplit(link).path, data={"email": email, "password": PASSWORD, "platform": "macos"}
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    cookie = signed_in.headers.get_list("set-cookie")
+    access = next(c.split(";")[0] for c in cookie if c.startswith("__Host-kabinet_at="))
+    href = signed_in.text.split('id="download" href="')[1].split('"')[0].replace("&amp;", "&")
+    assert href.startswith(f"{cluster.gateway_url}/api/v1/downloads/file?link=")
+    installer = await http.get(href, headers={"cookie": access})
+    assert installer.status_code == 200
+    listing = (await http.get("/api/v1/downloads?platform=macos", headers=auth)).json()
+    expected = _app(listing, "vpn")["recommended"]
+    assert expected["platform"] == "macos"
+    assert hashlib.sha256(installer.content).hexdigest() == expected["sha256"]
+
+    wrong = await http.post(
+        urlsplit(link).path, data={"email": email, "password": "Wrong-Pass-1", "platform": "macos"}
+    )
+    assert wrong.status_code == 400
+    assert 'role="alert"' in wrong.text
