@@ -6,7 +6,8 @@ It talks to the same PostgreSQL and NATS as the services (``KABINET_DATABASE_URL
 - ``kabinet-admin events lag``: per service, events waiting in the outbox and how old the oldest
   is, and per durable consumer, messages not yet delivered and not yet acknowledged;
 - ``kabinet-admin events parked [--service S] [--all]``: events a consumer gave up on;
-- ``kabinet-admin events replay SERVICE PARKED_ID``: ask the consumer to run its handler again.
+- ``kabinet-admin events replay SERVICE PARKED_ID``: ask the consumer to run its handler again;
+- ``kabinet-admin releases ...``: installers (see ``kabinet.admin_releases``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import uuid
 from collections.abc import Sequence
 
 import asyncpg
+import grpc
 import nats
 from nats.js.errors import NotFoundError
 
+from kabinet import admin_releases
 from kabinet.config import ConfigError, load_settings
 from kabinet.db import check_schema_name
 from kabinet.devstack.settings import DevstackSettings
@@ -125,7 +128,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     again = commands.add_parser("replay", help="run a parked event's handler again")
     again.add_argument("service", choices=SERVICES)
     again.add_argument("parked_id", type=uuid.UUID)
+    admin_releases.add_parser(groups)
     args = parser.parse_args(argv)
+    if args.group == "releases":
+        try:
+            print("\n".join(admin_releases.run(args)))
+        except grpc.aio.AioRpcError as exc:
+            print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+        return 0
     try:
         database, bus = _urls()
     except ConfigError as exc:

@@ -2,12 +2,14 @@
 the file with its checksum and Range, refused links, publishing, send-to-device by mail and QR.
 Subscribers are made the way people become them: codes issued over IssueCodes and redeemed."""
 
+import asyncio
 import hashlib
 import struct
 import uuid
 import zlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import grpc
@@ -16,6 +18,7 @@ import pytest
 import zxingcpp
 
 from distribution.domain import links
+from kabinet import admin
 from kabinet.distribution.v1 import distribution_pb2 as dpb
 from kabinet.distribution.v1 import distribution_pb2_grpc
 from kabinet.subscription.v1 import subscription_pb2 as spb
@@ -357,3 +360,32 @@ async def test_send_to_device_emails_a_working_link_and_the_qr_code_decodes_to_i
     )
     assert wrong.status_code == 400
     assert 'role="alert"' in wrong.text
+
+
+async def test_operators_publish_with_the_admin_command(
+    cluster: Cluster,
+    http: httpx.AsyncClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("KABINET_DISTRIBUTION_ADDR", cluster.common.addresses.distribution)
+    installer = tmp_path / "kabinet-vpn-beta-setup.exe"
+    installer.write_bytes(uuid.uuid4().bytes * 1000)
+    version = f"3.{uuid.uuid4().int % 1000}.0-beta"
+    upload = ["releases", "upload", "vpn", version, "windows", str(installer), "--channel", "beta"]
+    assert await asyncio.to_thread(admin.main, upload) == 0
+    draft = capsys.readouterr().out
+    release_id = draft.split()[0]
+    assert "draft" in draft
+    assert hashlib.sha256(installer.read_bytes()).hexdigest() in draft
+    assert await asyncio.to_thread(admin.main, ["releases", "publish", release_id]) == 0
+    assert "published latest" in capsys.readouterr().out
+    _, auth = await _subscriber(cluster, http, "plus")
+    listing = (await http.get("/api/v1/downloads?platform=windows", headers=auth)).json()
+    beta = next(r for r in _app(listing, "vpn")["releases"] if r["channel"] == "beta")
+    assert beta["version"] == version
+    assert await asyncio.to_thread(admin.main, ["releases", "withdraw", release_id]) == 0
+    assert "withdrawn" in capsys.readouterr().out
+    assert await asyncio.to_thread(admin.main, ["releases", "publish", release_id]) == 1
+    assert "FAILED_PRECONDITION" in capsys.readouterr().err
