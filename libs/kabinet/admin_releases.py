@@ -24,7 +24,13 @@ from kabinet.rpc.client import create_channel
 from kabinet.settings import CommonSettings
 
 CHUNK = 256 * 1024
-PLATFORMS = {"windows": 1, "macos": 2, "linux": 3, "android": 4, "ios": 5}
+PLATFORMS: dict[str, pb.Platform.ValueType] = {
+    "windows": pb.PLATFORM_WINDOWS,
+    "macos": pb.PLATFORM_MACOS,
+    "linux": pb.PLATFORM_LINUX,
+    "android": pb.PLATFORM_ANDROID,
+    "ios": pb.PLATFORM_IOS,
+}
 _STATUS = {1: "draft", 2: "published", 3: "withdrawn"}
 _CHANNEL = {1: "stable", 2: "beta"}
 _PLATFORM_NAMES = {v: k for k, v in PLATFORMS.items()}
@@ -107,15 +113,15 @@ async def _run(args: argparse.Namespace) -> list[str]:
             done = await stub.UploadArtifact(_file_parts(header, path), timeout=3600)
             return [_describe(done.release)]
         if args.command == "publish":
-            request = pb.PublishReleaseRequest(
+            publish = pb.PublishReleaseRequest(
                 release_id=args.release_id, keep_latest=args.keep_latest
             )
-            return [_describe((await stub.PublishRelease(request)).release)]
+            return [_describe((await stub.PublishRelease(publish)).release)]
         if args.command == "latest":
-            request = pb.MarkLatestRequest(release_id=args.release_id)
-            return [_describe((await stub.MarkLatest(request)).release)]
-        request = pb.WithdrawReleaseRequest(release_id=args.release_id)
-        return [_describe((await stub.WithdrawRelease(request)).release)]
+            latest = pb.MarkLatestRequest(release_id=args.release_id)
+            return [_describe((await stub.MarkLatest(latest)).release)]
+        withdraw = pb.WithdrawReleaseRequest(release_id=args.release_id)
+        return [_describe((await stub.WithdrawRelease(withdraw)).release)]
     finally:
         await channel.close()
 

@@ -62,7 +62,7 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
-def _platform(name: str | None) -> int:
+def _platform(name: str | None) -> pb.Platform.ValueType:
     if not name:
         return pb.PLATFORM_UNSPECIFIED
     if name not in _PLATFORMS:
