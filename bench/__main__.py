@@ -20,6 +20,7 @@ BENCHMARKS = {
     "signin": "Sign-in and ValidateToken",
     "gateway": "Token-checked gateway requests",
     "entitlements": "CheckEntitlement over gRPC",
+    "downloads": "Downloads through the gateway vs disk; signed links",
 }
 
 
