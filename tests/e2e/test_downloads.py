@@ -4,23 +4,27 @@ Subscribers are made the way people become them: codes issued over IssueCodes an
 
 import asyncio
 import hashlib
+import json
 import struct
 import uuid
 import zlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import asyncpg
 import grpc
 import httpx
+import nats
 import pytest
 import zxingcpp
 
 from distribution.domain import links
 from kabinet import admin
 from kabinet.distribution.v1 import distribution_pb2 as dpb
-from kabinet.distribution.v1 import distribution_pb2_grpc
+from kabinet.distribution.v1 import distribution_pb2_grpc, events_pb2
 from kabinet.subscription.v1 import subscription_pb2 as spb
 from kabinet.subscription.v1 import subscription_pb2_grpc
 from kabinet.testing.cluster import Cluster
@@ -389,3 +393,80 @@ async def test_operators_publish_with_the_admin_command(
     assert "withdrawn" in capsys.readouterr().out
     assert await asyncio.to_thread(admin.main, ["releases", "publish", release_id]) == 1
     assert "FAILED_PRECONDITION" in capsys.readouterr().err
+
+
+async def _events(cluster: Cluster, subject: str, wanted: str, message_cls: Any) -> Any:
+    """The first event on ``subject`` whose payload mentions ``wanted`` (waits up to 15 s)."""
+    connection = await nats.connect(cluster.environ["KABINET_NATS_URL"])
+    try:
+        subscription = await connection.jetstream().subscribe(subject, ordered_consumer=True)
+        deadline = asyncio.get_running_loop().time() + 15
+        while asyncio.get_running_loop().time() < deadline:
+            message = await subscription.next_msg(timeout=15)
+            event = message_cls.FromString(message.data)
+            if wanted in str(event):
+                return event
+        raise AssertionError(f"no {subject} event about {wanted}")
+    finally:
+        await connection.close()
+
+
+async def test_events_out_and_entitlement_changes_in(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    _, auth = await _subscriber(cluster, http, "plus")
+    account = (await http.get("/api/v1/auth/session", headers=auth)).json()["account_id"]
+    listing = (await http.get("/api/v1/downloads?platform=windows", headers=auth)).json()
+    artifact = _app(listing, "vpn")["recommended"]
+    url = await _link(http, auth, artifact["id"])
+    assert (await http.get(url, headers=auth)).status_code == 200
+    started = await _events(
+        cluster, "distribution.download.started", account, events_pb2.DownloadStarted
+    )
+    assert started.artifact_id == artifact["id"]
+    assert "link" not in str(started).lower()
+
+    # subscription.entitlements.changed reached distribution's consumer: the account's snapshot.
+    conn = await asyncpg.connect(cluster.environ["KABINET_DATABASE_URL"])
+    try:
+        features: list[str] = []
+        for _ in range(150):
+            raw = await conn.fetchval(
+                "SELECT entitlements FROM distribution.entitlement_snapshots WHERE account_id = $1",
+                uuid.UUID(account),
+            )
+            if raw is not None:
+                features = sorted(e["feature"] for e in json.loads(raw))
+                break
+            await asyncio.sleep(0.1)
+        assert features == ["antivirus", "password_manager", "vpn"]
+    finally:
+        await conn.close()
+
+    uploaded_version = f"5.{uuid.uuid4().int % 1000}.0"
+    data = uuid.uuid4().bytes * 100
+    async with grpc.aio.insecure_channel(cluster.common.addresses.distribution) as channel:
+        stub = distribution_pb2_grpc.DistributionServiceStub(channel)
+        uploaded = await _upload(
+            stub,
+            dpb.UploadHeader(
+                application_id="password_manager",
+                version=uploaded_version,
+                channel=dpb.CHANNEL_BETA,
+                platform=dpb.PLATFORM_LINUX,
+                file_name="kabinet-passwords.deb",
+                sha256=hashlib.sha256(data).hexdigest(),
+            ),
+            data,
+        )
+        await stub.PublishRelease(
+            dpb.PublishReleaseRequest(release_id=uploaded.release.id), timeout=10
+        )
+    published = await _events(
+        cluster, "distribution.release.published", uploaded.release.id, events_pb2.ReleasePublished
+    )
+    assert (published.application, published.version, published.channel) == (
+        "password_manager",
+        uploaded_version,
+        "beta",
+    )
