@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 import grpc
 import httpx
 
-from bench.common import Row, closed_loop, latency_row
+from bench.common import Row, closed_loop, latency_row, pinned_process, server_and_load_cpus
 from kabinet.devstack.mailbox import Mailbox
 from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import free_port, wait_for_port
@@ -54,28 +54,6 @@ ROUNDS = 6
 LINKS = 2000
 PASSWORD = "Vesna-Kuku-2024"
 SERVICES = ("identity", "subscription", "distribution")
-
-
-def _cpus() -> tuple[set[int], set[int]]:
-    """(the gateway's CPU, everything else's); the same CPU on a one-core machine."""
-    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
-    return {available[0]}, set(available[1:]) or {available[0]}
-
-
-@contextlib.contextmanager
-def _process(args: list[str], env: dict[str, str], cpus: set[int]) -> Iterator[None]:
-    process = subprocess.Popen(
-        args,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
-    )
-    try:
-        yield
-    finally:
-        process.terminate()
-        process.wait(15)
 
 
 async def _subscriber(base: str, mailbox: Mailbox, subscription_addr: str) -> str:
@@ -222,7 +200,7 @@ async def _measure(base: str, port: int, token: str, artifact_id: str, file: Pat
 
 def run() -> list[Row]:
     """Measure and return the table rows."""
-    gateway_cpus, other_cpus = _cpus()
+    gateway_cpus, other_cpus = server_and_load_cpus()
     with tempfile.TemporaryDirectory(prefix="kabinet-bench-") as scratch:
         root = Path(scratch)
         postgres = EmbeddedPostgres(root / "pg", free_port(), log=subprocess.DEVNULL)
@@ -250,9 +228,11 @@ def run() -> list[Row]:
             }
             with contextlib.ExitStack() as processes:
                 for name in SERVICES:
-                    processes.enter_context(_process([sys.executable, "-m", name], env, other_cpus))
+                    processes.enter_context(
+                        pinned_process([sys.executable, "-m", name], env, other_cpus)
+                    )
                 processes.enter_context(
-                    _process([sys.executable, "-m", "gateway"], env, gateway_cpus)
+                    pinned_process([sys.executable, "-m", "gateway"], env, gateway_cpus)
                 )
                 for addr in addresses.values():
                     wait_for_port("127.0.0.1", int(addr.rpartition(":")[2]), 60)

@@ -25,49 +25,14 @@ from distribution.domain import links
 from kabinet import admin
 from kabinet.distribution.v1 import distribution_pb2 as dpb
 from kabinet.distribution.v1 import distribution_pb2_grpc, events_pb2
-from kabinet.subscription.v1 import subscription_pb2 as spb
-from kabinet.subscription.v1 import subscription_pb2_grpc
+from kabinet.testing.accounts import PASSWORD, subscriber
 from kabinet.testing.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "Vesna-Kuku-2024"
 WINDOWS_UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"
 )
-
-
-async def _account(cluster: Cluster, http: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
-    email = f"dl-{uuid.uuid4().hex[:8]}@example.com"
-    registered = await http.post(
-        "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "language": "en"}
-    )
-    assert registered.status_code == 202
-    message = await cluster.mailbox.wait_for(
-        email, lambda m: any("/activate?" in link for link in m.links), timeout=15
-    )
-    link = next(link for link in message.links if "/activate?" in link)
-    token = parse_qs(urlsplit(link).query)["token"][0]
-    assert (await http.post("/api/v1/auth/activate", json={"token": token})).status_code == 200
-    login = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert login.status_code == 200
-    return email, {"authorization": f"Bearer {login.json()['access_token']}"}
-
-
-async def _subscriber(
-    cluster: Cluster, http: httpx.AsyncClient, plan: str
-) -> tuple[str, dict[str, str]]:
-    email, auth = await _account(cluster, http)
-    async with grpc.aio.insecure_channel(cluster.common.addresses.subscription) as channel:
-        stub = subscription_pb2_grpc.SubscriptionServiceStub(channel)
-        reply = await stub.IssueCodes(
-            spb.IssueCodesRequest(plan_id=plan, devices=3, term_months=12, count=1), timeout=10
-        )
-    added = await http.post(
-        "/api/v1/subscriptions/codes", json={"code": reply.codes[0]}, headers=auth
-    )
-    assert added.status_code == 200, added.text
-    return email, auth
 
 
 def _app(listing: dict, app_id: str) -> dict:
@@ -85,7 +50,7 @@ async def _link(http: httpx.AsyncClient, auth: dict[str, str], artifact_id: str)
 async def test_a_plus_subscriber_downloads_the_windows_installer_whole_and_resumed(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    _, auth = await _subscriber(cluster, http, "plus")
+    _, auth = await subscriber(cluster, http, "plus")
     listing = await http.get("/api/v1/downloads", headers={**auth, "user-agent": WINDOWS_UA})
     assert listing.status_code == 200, listing.text
     body = listing.json()
@@ -134,7 +99,7 @@ async def test_a_plus_subscriber_downloads_the_windows_installer_whole_and_resum
 async def test_a_standard_subscriber_cannot_get_a_plus_application(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    _, standard = await _subscriber(cluster, http, "standard")
+    _, standard = await subscriber(cluster, http, "standard")
     listing = (await http.get("/api/v1/downloads?platform=windows", headers=standard)).json()
     assert _app(listing, "security_standard")["entitled"]
     vpn = _app(listing, "vpn")
@@ -160,8 +125,8 @@ async def test_a_standard_subscriber_cannot_get_a_plus_application(
 async def test_tampered_expired_and_other_account_links_are_refused(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    _, owner = await _subscriber(cluster, http, "plus")
-    _, other = await _subscriber(cluster, http, "plus")
+    _, owner = await subscriber(cluster, http, "plus")
+    _, other = await subscriber(cluster, http, "plus")
     listing = (await http.get("/api/v1/downloads?platform=linux", headers=owner)).json()
     artifact = _app(listing, "security_plus")["recommended"]
     url = await _link(http, owner, artifact["id"])
@@ -211,7 +176,7 @@ async def _upload(
 async def test_publishing_a_new_release_makes_it_the_recommended_one(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    _, auth = await _subscriber(cluster, http, "premium")
+    _, auth = await subscriber(cluster, http, "premium")
     before = _app(
         (await http.get("/api/v1/downloads?platform=windows", headers=auth)).json(),
         "parental_control",
@@ -313,7 +278,7 @@ def _png_pixels(png: bytes) -> tuple[bytes, int, int]:
 async def test_send_to_device_emails_a_working_link_and_the_qr_code_decodes_to_it(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    email, auth = await _subscriber(cluster, http, "plus")
+    email, auth = await subscriber(cluster, http, "plus")
     sent = await http.post(
         "/api/v1/downloads/send", json={"application_id": "vpn", "platform": "macos"}, headers=auth
     )
@@ -385,7 +350,7 @@ async def test_operators_publish_with_the_admin_command(
     assert hashlib.sha256(installer.read_bytes()).hexdigest() in draft
     assert await asyncio.to_thread(admin.main, ["releases", "publish", release_id]) == 0
     assert "published latest" in capsys.readouterr().out
-    _, auth = await _subscriber(cluster, http, "plus")
+    _, auth = await subscriber(cluster, http, "plus")
     listing = (await http.get("/api/v1/downloads?platform=windows", headers=auth)).json()
     beta = next(r for r in _app(listing, "vpn")["releases"] if r["channel"] == "beta")
     assert beta["version"] == version
@@ -414,7 +379,7 @@ async def _events(cluster: Cluster, subject: str, wanted: str, message_cls: Any)
 async def test_events_out_and_entitlement_changes_in(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    _, auth = await _subscriber(cluster, http, "plus")
+    _, auth = await subscriber(cluster, http, "plus")
     account = (await http.get("/api/v1/auth/session", headers=auth)).json()["account_id"]
     listing = (await http.get("/api/v1/downloads?platform=windows", headers=auth)).json()
     artifact = _app(listing, "vpn")["recommended"]

@@ -23,9 +23,9 @@ from distribution.domain.model import (
 )
 from distribution.domain.platforms import detect
 from distribution.domain.services import DistributionServices
-from distribution.events.outgoing import timestamp
 from kabinet.distribution.v1 import distribution_pb2 as pb
 from kabinet.distribution.v1 import distribution_pb2_grpc
+from kabinet.protobuf import timestamp
 
 SERVICE_NAME = "kabinet.distribution.v1.DistributionService"
 

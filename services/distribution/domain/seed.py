@@ -110,33 +110,24 @@ async def _placeholder_release(services: DistributionServices, release: Placehol
     release_id = None
     for platform in release.platforms:
         name = release.application.replace("_", "-")
+        data, store_url = b"", ""
+        file_name = f"kabinet-{name}-{release.version}-setup.{_SUFFIX.get(platform, 'bin')}"
         if platform.is_mobile:
-            header = UploadHeader(
-                release.application,
-                release.version,
-                Channel.STABLE,
-                platform,
-                "multi",
-                f"{name}-{platform.value}",
-                "",
-                "",
-                _STORES[platform].format(app=name),
-            )
-            chunks = _once(b"")
+            file_name, store_url = f"{name}-{platform.value}", _STORES[platform].format(app=name)
         else:
-            file_name = f"kabinet-{name}-{release.version}-setup.{_SUFFIX[platform]}"
             data = placeholder_bytes(file_name)
-            header = UploadHeader(
-                release.application,
-                release.version,
-                Channel.STABLE,
-                platform,
-                "multi",
-                file_name,
-                "application/octet-stream",
-                hashlib.sha256(data).hexdigest(),
-            )
-            chunks = _once(data)
+        header = UploadHeader(
+            application_id=release.application,
+            version=release.version,
+            channel=Channel.STABLE,
+            platform=platform,
+            language="multi",
+            file_name=file_name,
+            content_type="application/octet-stream",
+            sha256=hashlib.sha256(data).hexdigest() if data else "",
+            store_url=store_url,
+        )
+        chunks = _once(data)
         stored, _ = await services.upload(header, chunks)
         release_id = stored.id
     if release_id is not None:

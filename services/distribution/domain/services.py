@@ -77,6 +77,16 @@ def _pick(artifacts: Sequence[Artifact], platform: Platform, language: str) -> A
     return fitting[0] if fitting else None
 
 
+def _refuse_taken(release: Release, header: UploadHeader) -> None:
+    """An upload goes only into a draft, and only once per platform and language."""
+    if release.status is not ReleaseStatus.DRAFT:
+        raise errors.precondition(errors.RELEASE_NOT_DRAFT)
+    if any(
+        a.platform is header.platform and a.language == header.language for a in release.artifacts
+    ):
+        raise errors.artifact_exists()
+
+
 class DistributionServices:
     """Every use case, on one store, object store, subscription client and clock."""
 
@@ -266,13 +276,7 @@ class DistributionServices:
                 created_at=now,
             )
             await tx.insert_release(release)
-        if release.status is not ReleaseStatus.DRAFT:
-            raise errors.precondition(errors.RELEASE_NOT_DRAFT)
-        if any(
-            a.platform is header.platform and a.language == header.language
-            for a in release.artifacts
-        ):
-            raise errors.artifact_exists()
+        _refuse_taken(release, header)
         return release
 
     async def upload(
@@ -331,15 +335,8 @@ class DistributionServices:
     async def _check_free(self, db: Transaction, header: UploadHeader) -> None:
         """Refuse before any byte moves when the upload cannot be recorded."""
         release = await db.find_release(header.application_id, header.channel, header.version)
-        if release is None:
-            return
-        if release.status is not ReleaseStatus.DRAFT:
-            raise errors.precondition(errors.RELEASE_NOT_DRAFT)
-        if any(
-            a.platform is header.platform and a.language == header.language
-            for a in release.artifacts
-        ):
-            raise errors.artifact_exists()
+        if release is not None:
+            _refuse_taken(release, header)
 
     async def _locked(self, tx: Transaction, release_id: str) -> Release:
         release = await tx.release(parse_uuid(release_id, errors.RELEASE_NOT_FOUND), lock=True)

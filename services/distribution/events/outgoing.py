@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from distribution.domain.events import DownloadStarted, Event, ReleasePublished
 from kabinet.distribution.v1 import events_pb2
+from kabinet.protobuf import timestamp
 
 RELEASE_PUBLISHED = "distribution.release.published"
 DOWNLOAD_STARTED = "distribution.download.started"
 
 SUBJECTS = (RELEASE_PUBLISHED, DOWNLOAD_STARTED)
-
-
-def timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def to_message(event: Event) -> tuple[str, Message]:

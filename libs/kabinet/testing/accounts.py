@@ -1,0 +1,64 @@
+"""People for end-to-end tests, made through the real paths: register, activate from the emailed
+link and sign in through the gateway; subscriptions from codes issued over IssueCodes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import grpc
+import httpx
+
+from kabinet.subscription.v1 import subscription_pb2 as pb
+from kabinet.subscription.v1 import subscription_pb2_grpc
+from kabinet.testing.cluster import Cluster
+
+PASSWORD = "Vesna-Kuku-2024"  # noqa: S105 - the test accounts' password
+
+
+async def signed_in(
+    cluster: Cluster, http: httpx.AsyncClient, prefix: str = "user"
+) -> tuple[str, dict[str, str]]:
+    """A new active account: its email and the bearer header."""
+    email = f"{prefix}-{uuid.uuid4().hex[:8]}@example.com"
+    registered = await http.post(
+        "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "language": "en"}
+    )
+    assert registered.status_code == 202, registered.text
+    message = await cluster.mailbox.wait_for(
+        email, lambda m: any("/activate?" in link for link in m.links), timeout=15
+    )
+    link = next(link for link in message.links if "/activate?" in link)
+    token = parse_qs(urlsplit(link).query)["token"][0]
+    activated = await http.post("/api/v1/auth/activate", json={"token": token})
+    assert activated.status_code == 200, activated.text
+    login = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    return email, {"authorization": f"Bearer {login.json()['access_token']}"}
+
+
+async def issue_codes(
+    cluster: Cluster, plan: str, *, devices: int = 3, term_months: int = 12, count: int = 1
+) -> list[str]:
+    """Codes made the way operators make them: the IssueCodes RPC."""
+    async with grpc.aio.insecure_channel(cluster.common.addresses.subscription) as channel:
+        stub: Any = subscription_pb2_grpc.SubscriptionServiceStub(channel)
+        reply = await stub.IssueCodes(
+            pb.IssueCodesRequest(
+                plan_id=plan, devices=devices, term_months=term_months, count=count
+            ),
+            timeout=10,
+        )
+    return list(reply.codes)
+
+
+async def subscriber(
+    cluster: Cluster, http: httpx.AsyncClient, plan: str
+) -> tuple[str, dict[str, str]]:
+    """A new account with a live subscription of ``plan`` (a code redeemed through the gateway)."""
+    email, auth = await signed_in(cluster, http, plan)
+    [code] = await issue_codes(cluster, plan)
+    added = await http.post("/api/v1/subscriptions/codes", json={"code": code}, headers=auth)
+    assert added.status_code == 200, added.text
+    return email, auth
