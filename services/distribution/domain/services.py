@@ -275,7 +275,9 @@ class DistributionServices:
                 status=ReleaseStatus.DRAFT,
                 created_at=now,
             )
-            await tx.insert_release(release)
+            await tx.insert_release(release)  # does nothing when another upload made it first
+            release = await tx.find_release(header.application_id, header.channel, header.version)
+            assert release is not None
         _refuse_taken(release, header)
         return release
 

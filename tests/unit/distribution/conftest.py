@@ -110,6 +110,8 @@ class FakeTransaction:
         return None
 
     async def insert_release(self, release: Release) -> None:
+        if await self.find_release(release.application_id, release.channel, release.version):
+            return
         self.s.releases[release.id] = release
 
     async def insert_artifact(self, artifact: Artifact) -> None:
