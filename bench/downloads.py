@@ -9,7 +9,7 @@ publishes it. Then, in the same run:
 
 * reading the installer's file from the local object store with ``os.read`` (1 MiB chunks, page
   cache warm), the reference;
-* downloading it through the gateway (``GET /api/v1/downloads/file?link=...`` with the bearer
+* downloading it through the gateway (``GET /api/v1/downloads/file?sig=...`` with the bearer
   token; distribution authorises and records each download, the gateway streams the file from the
   store), one connection at a time, every byte read by this process: the ratio to the reference
   is the figure (goal ≥ 70%);

@@ -20,6 +20,7 @@ import httpx
 import nats
 import pytest
 import zxingcpp
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from distribution.domain import links
 from kabinet import admin
@@ -123,15 +124,22 @@ async def test_a_standard_subscriber_cannot_get_a_plus_application(
 
 
 async def test_tampered_expired_and_other_account_links_are_refused(
-    cluster: Cluster, http: httpx.AsyncClient
+    cluster: Cluster, http: httpx.AsyncClient, spans: InMemorySpanExporter
 ) -> None:
     _, owner = await subscriber(cluster, http, "plus")
     _, other = await subscriber(cluster, http, "plus")
     listing = (await http.get("/api/v1/downloads?platform=linux", headers=owner)).json()
     artifact = _app(listing, "security_plus")["recommended"]
     url = await _link(http, owner, artifact["id"])
-    link = parse_qs(urlsplit(url).query)["link"][0]
+    link = parse_qs(urlsplit(url).query)["sig"][0]
     assert (await http.get(url, headers=owner)).status_code == 200
+    await asyncio.sleep(0.2)  # let the gateway's server span end
+    attributes = [
+        str(v) for span in spans.get_finished_spans() for v in (span.attributes or {}).values()
+    ]
+    assert any("/api/v1/downloads/file" in value for value in attributes)
+    assert any(value.endswith("/api/v1/downloads/file?sig=REDACTED") for value in attributes)
+    assert not any(link in value for value in attributes)  # a link is a secret: never in a span
 
     version, art, account, expires, signature = link.split(".")
     flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
@@ -141,7 +149,7 @@ async def test_tampered_expired_and_other_account_links_are_refused(
         f"{version}.{art}.{uuid.uuid4().hex}.{expires}.{signature}",
         "garbage",
     ):
-        refused = await http.get("/api/v1/downloads/file", params={"link": forged}, headers=owner)
+        refused = await http.get("/api/v1/downloads/file", params={"sig": forged}, headers=owner)
         assert refused.status_code == 403, forged
         assert refused.json()["code"] == "download.link_invalid"
 
@@ -156,7 +164,7 @@ async def test_tampered_expired_and_other_account_links_are_refused(
         uuid.UUID(hex=art), uuid.UUID(hex=account), datetime.now(UTC) - timedelta(seconds=5)
     )
     gone = await http.get(
-        "/api/v1/downloads/file", params={"link": links.sign(key, claims)}, headers=owner
+        "/api/v1/downloads/file", params={"sig": links.sign(key, claims)}, headers=owner
     )
     assert gone.status_code == 410
     assert gone.json()["code"] == "download.link_expired"
@@ -316,7 +324,7 @@ async def test_send_to_device_emails_a_working_link_and_the_qr_code_decodes_to_i
     cookie = signed_in.headers.get_list("set-cookie")
     access = next(c.split(";")[0] for c in cookie if c.startswith("__Host-kabinet_at="))
     href = signed_in.text.split('id="download" href="')[1].split('"')[0].replace("&amp;", "&")
-    assert href.startswith(f"{cluster.gateway_url}/api/v1/downloads/file?link=")
+    assert href.startswith(f"{cluster.gateway_url}/api/v1/downloads/file?sig=")
     installer = await http.get(href, headers={"cookie": access})
     assert installer.status_code == 200
     listing = (await http.get("/api/v1/downloads?platform=macos", headers=auth)).json()

@@ -176,7 +176,7 @@ class DistributionServices:
             return DownloadLink(url=artifact.store_url, expires_at=None, artifact=artifact)
         expires = self._clock() + self._rules.ttl
         token = links.sign(self._rules.secret, links.LinkClaims(artifact.id, account, expires))
-        url = f"{self._rules.public_url.rstrip('/')}{FILE_ROUTE}?link={token}"
+        url = f"{self._rules.public_url.rstrip('/')}{FILE_ROUTE}?sig={token}"
         return DownloadLink(url=url, expires_at=expires, artifact=artifact)
 
     async def authorize(self, link: str, account_id: str, range_start: int) -> AuthorizedDownload:

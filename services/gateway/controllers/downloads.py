@@ -4,8 +4,8 @@ links, the download itself, and sending an application to another device (email 
 A download is authorised by distribution (it checks the signed link in constant time, the account
 and the entitlement, and records the download); the gateway then streams the bytes from the
 object store itself — from the file on disk when the store is local — instead of passing them
-through distribution over gRPC. The link travels in the query string, which no log line of ours
-records (errors log the path only).
+through distribution over gRPC. The link travels in the query parameter ``sig``, which no log
+line of ours records (errors log the path only) and which OpenTelemetry redacts from span URLs.
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ class DownloadsController(Controller):
         state: State,
         principal: NamedDependency[Principal],
         clients: NamedDependency[ServiceClients],
-        link: FromQuery[str] = "",
+        sig: FromQuery[str] = "",
     ) -> Response[Any]:
         """Authorised by distribution, streamed from the object store."""
         wanted = request.headers.get("range")
@@ -232,7 +232,7 @@ class DownloadsController(Controller):
         start_hint = int(first.group(1)) if first and first.group(1) else 0
         reply = await clients.distribution.AuthorizeDownload(
             pb.AuthorizeDownloadRequest(
-                link=link[:512], account_id=principal.account_id, range_start=start_hint
+                link=sig[:512], account_id=principal.account_id, range_start=start_hint
             )
         )
         artifact = reply.artifact

@@ -126,9 +126,9 @@ async def test_a_link_authorises_once_checked_and_records_the_download(
     plus = subscribe(subscriptions, clock, Tier.PLUS, "antivirus", "vpn")
     [artifact] = [a for a in store.state.artifacts.values()]
     link = await services.create_link(plus, str(artifact.id))
-    assert link.url.startswith("https://portal.example/api/v1/downloads/file?link=")
+    assert link.url.startswith("https://portal.example/api/v1/downloads/file?sig=")
     assert link.expires_at == clock.now + timedelta(minutes=10)
-    token = parse_qs(urlsplit(link.url).query)["link"][0]
+    token = parse_qs(urlsplit(link.url).query)["sig"][0]
 
     authorized = await services.authorize(token, plus, 100)
     assert authorized.artifact.id == artifact.id
