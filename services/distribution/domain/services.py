@@ -31,6 +31,7 @@ from distribution.domain.model import (
     Platform,
     Release,
     ReleaseStatus,
+    Rights,
     SnapshotUpdate,
     UploadHeader,
     required_plan,
@@ -113,9 +114,13 @@ class DistributionServices:
         self, account_id: str, platform: Platform | None, language: str
     ) -> list[Offer]:
         """Every application with whether the account may download it (else the plan that
-        includes it), its latest releases and the installer recommended for ``platform``."""
-        account = parse_account_id(account_id)
-        rights = await self.subscriptions.rights(account)
+        includes it), its latest releases and the installer recommended for ``platform``.
+        Without an account (a visitor not signed in yet) nothing is entitled."""
+        rights = (
+            await self.subscriptions.rights(parse_account_id(account_id))
+            if account_id
+            else Rights()
+        )
         async with self.store.connection() as db:
             applications = await db.applications()
             latest = await db.latest_releases()

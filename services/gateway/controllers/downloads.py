@@ -369,7 +369,7 @@ class DevicePageController(Controller):
         t = _PAGE[language]
         listing = await clients.distribution.ListDownloads(
             pb.ListDownloadsRequest(
-                account_id=account_id or "00000000-0000-0000-0000-000000000000",
+                account_id=account_id or "",
                 platform=_platform(platform if platform in _PLATFORMS else None),
                 user_agent=request.headers.get("user-agent", "")[:512],
                 platform_hint=request.headers.get("sec-ch-ua-platform", "")[:64],

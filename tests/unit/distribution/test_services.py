@@ -98,6 +98,9 @@ async def test_listing_gates_by_feature_and_tier_and_names_the_plan(
     clock.now += timedelta(days=31)
     offers = {o.application.id: o for o in await services.list_downloads(str(mixed), None, "en")}
     assert not offers["security_plus"].entitled  # the Plus subscription ran out
+    visitor = await services.list_downloads("", Platform.WINDOWS, "en")
+    assert not any(o.entitled for o in visitor)
+    assert {o.application.id for o in visitor} == set(offers)
 
 
 async def test_links_are_refused_without_the_entitlement_and_name_the_plan(

@@ -245,6 +245,7 @@ class ListDownloadsRequest(_message.Message):
     PLATFORM_HINT_FIELD_NUMBER: _builtins.int
     LANGUAGE_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
+    """Empty for a visitor who has not signed in: nothing is entitled."""
     platform: Global___Platform.ValueType
     """Explicit choice; else detected from the hint and the user agent."""
     user_agent: _builtins.str
