@@ -443,3 +443,39 @@ async def test_events_out_and_entitlement_changes_in(
         uploaded_version,
         "beta",
     )
+
+
+async def test_an_installer_missing_from_the_store_is_a_clean_404(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    _, auth = await subscriber(cluster, http, "premium")
+    data = uuid.uuid4().bytes * 64
+    version = f"0.{uuid.uuid4().int % 1000}.1"
+    async with grpc.aio.insecure_channel(cluster.common.addresses.distribution) as channel:
+        stub = distribution_pb2_grpc.DistributionServiceStub(channel)
+        uploaded = await _upload(
+            stub,
+            dpb.UploadHeader(
+                application_id="security_premium",
+                version=version,
+                channel=dpb.CHANNEL_BETA,
+                platform=dpb.PLATFORM_MACOS,
+                file_name="kabinet-total.dmg",
+                sha256=hashlib.sha256(data).hexdigest(),
+            ),
+            data,
+        )
+        await stub.PublishRelease(
+            dpb.PublishReleaseRequest(release_id=uploaded.release.id), timeout=10
+        )
+    url = await _link(http, auth, uploaded.artifact.id)
+    objects = Path(cluster.environ["KABINET_OBJECTSTORE_DIR"]) / "objects"
+    [stored] = [
+        p
+        for p in objects.rglob("kabinet-total.dmg")
+        if uploaded.artifact.id.replace("-", "") in str(p)
+    ]
+    stored.unlink()
+    missing = await http.get(url, headers=auth)
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "artifact.not_found"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import os
 import re
 from collections.abc import AsyncIterator
@@ -41,12 +42,15 @@ from gateway.downloads_schemas import (
     SentOut,
 )
 from gateway.pages import html_page
+from kabinet.auth.tokens import InvalidToken
 from kabinet.distribution.v1 import distribution_pb2 as pb
 from kabinet.errors import DomainError, ErrorKind
 from kabinet.identity.v1 import identity_pb2
 from kabinet.messages import translate
 from kabinet.objectstore import ObjectStore
 from kabinet.rpc.errors import domain_error_from_rpc
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 _PLATFORMS = {
@@ -263,6 +267,10 @@ class DownloadsController(Controller):
         headers["Content-Length"] = str(end - start)
         store: ObjectStore = state.objects
         path = store.local_path(reply.object_key)
+        if path is None and await store.stat(reply.object_key) is None:
+            # Recorded in the catalog but gone from the store: say so before any byte is sent.
+            log.error("artifact missing from the object store", extra={"artifact": artifact.id})
+            raise DomainError(ErrorKind.NOT_FOUND, "artifact.not_found")
         chunks = (
             _file_chunks(str(path), start, end)
             if path is not None
@@ -441,7 +449,7 @@ class DevicePageController(Controller):
         principal = None
         try:
             principal = await state.authenticator.principal(request)
-        except Exception:
+        except (InvalidToken, DomainError):  # a stale cookie: ask to sign in again
             principal = None
         return await self._page(
             request,
