@@ -83,6 +83,8 @@ async def serve(
                 ttl=timedelta(seconds=settings.link_ttl),
                 public_url=settings.common.public_url,
                 max_artifact_bytes=settings.max_artifact_bytes,
+                send_limit=settings.send_limit,
+                send_window=timedelta(seconds=settings.send_window),
             ),
         )
         await load_seed(services, seed, placeholders=settings.placeholders)

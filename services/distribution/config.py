@@ -34,6 +34,14 @@ class DistributionSettings:
         4 * 1024**3,
         "largest installer an operator may upload, bytes",
     )
+    send_limit: int = setting(
+        "KABINET_DISTRIBUTION_SEND_LIMIT",
+        5,
+        "send-to-device mails one account may send per window",
+    )
+    send_window: int = setting(
+        "KABINET_DISTRIBUTION_SEND_WINDOW", 3600, "window of the send-to-device limit, seconds"
+    )
     seed: str = setting(
         "KABINET_DISTRIBUTION_SEED",
         "",

@@ -83,6 +83,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Приложения для Android и iOS публикуются ссылкой на магазин, для других платформ —"
         " файлом.",
     ),
+    "send.too_many": (
+        "Too many links sent to devices. Try again in {retry_after} seconds.",
+        "Слишком много ссылок отправлено на устройства. Повторите через {retry_after} с.",
+    ),
     "upload.header_missing": (
         "An upload starts with its header (application, version, platform, file).",
         "Загрузка начинается с заголовка (приложение, версия, платформа, файл).",

@@ -27,6 +27,7 @@ ARTIFACT_EXISTS = "artifact.exists"
 STORE_URL_INVALID = "artifact.store_url_invalid"
 STORE_URL_PLATFORM = "artifact.store_url_platform"
 UPLOAD_HEADER_MISSING = "upload.header_missing"
+TOO_MANY_SENDS = "send.too_many"
 ACCOUNT_ID_INVALID = "account.id_invalid"  # message shared with subscription's catalog
 
 CODES = (
@@ -52,6 +53,7 @@ CODES = (
     STORE_URL_INVALID,
     STORE_URL_PLATFORM,
     UPLOAD_HEADER_MISSING,
+    TOO_MANY_SENDS,
     ACCOUNT_ID_INVALID,
 )
 
@@ -90,6 +92,12 @@ def link_expired() -> DomainError:
 
 def artifact_exists() -> DomainError:
     return DomainError(ErrorKind.ALREADY_EXISTS, ARTIFACT_EXISTS)
+
+
+def too_many_sends(retry_after: int) -> DomainError:
+    return DomainError(
+        ErrorKind.RESOURCE_EXHAUSTED, TOO_MANY_SENDS, params={"retry_after": str(retry_after)}
+    )
 
 
 def too_large(limit: int) -> DomainError:

@@ -80,6 +80,13 @@ class Catalog(Protocol):
 class Records(Protocol):
     async def insert_download(self, record: DownloadRecord) -> None: ...
 
+    async def device_mails_since(self, account_id: uuid.UUID, since: datetime) -> list[datetime]:
+        """When the account's send-to-device mails went out after ``since``, oldest first; the
+        account's sends take turns until the transaction ends."""
+        ...
+
+    async def record_device_mail(self, account_id: uuid.UUID, at: datetime) -> None: ...
+
     async def save_snapshot(self, update: SnapshotUpdate) -> bool:
         """Store the account's entitlements unless a newer snapshot is already there."""
         ...

@@ -52,6 +52,8 @@ class LinkRules:
     ttl: timedelta
     public_url: str
     max_artifact_bytes: int
+    send_limit: int = 5
+    send_window: timedelta = timedelta(hours=1)
 
 
 def parse_account_id(account_id: str) -> uuid.UUID:
@@ -228,13 +230,19 @@ class DistributionServices:
         platform: Platform | None,
     ) -> str:
         """Email the device page's link to the account's own address (no secret in it: the
-        page asks the person to sign in)."""
-        parse_account_id(account_id)
+        page asks the person to sign in); at most ``send_limit`` per account and window."""
+        account = parse_account_id(account_id)
         url = await self.device_link(application_id, platform)
         async with self.store.connection() as db:
             app = await db.application(application_id)
         assert app is not None
+        now = self._clock()
         async with self.store.transaction() as tx:
+            sent = await tx.device_mails_since(account, now - self._rules.send_window)
+            if len(sent) >= self._rules.send_limit:
+                wait = sent[-self._rules.send_limit] + self._rules.send_window - now
+                raise errors.too_many_sends(max(1, int(wait.total_seconds()) + 1))
+            await tx.record_device_mail(account, now)
             await tx.queue_mail(
                 email,
                 "send_to_device",

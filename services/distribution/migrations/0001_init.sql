@@ -57,6 +57,13 @@ CREATE TABLE downloads (
 );
 CREATE INDEX downloads_account ON downloads (account_id, started_at DESC);
 
+-- Send-to-device mails, counted per account to keep the portal from becoming a mail cannon.
+CREATE TABLE device_mails (
+    account_id  uuid NOT NULL,
+    sent_at     timestamptz NOT NULL
+);
+CREATE INDEX device_mails_account ON device_mails (account_id, sent_at);
+
 -- What subscription last said an account's live subscriptions include (from
 -- subscription.entitlements.changed); as_of orders the snapshots, so an older event that arrives
 -- late changes nothing.

@@ -284,6 +284,24 @@ class PostgresTransaction:
             record.started_at,
         )
 
+    async def device_mails_since(self, account_id: uuid.UUID, since: datetime) -> list[datetime]:
+        await self.conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('distribution:send:' || $1, 0))",
+            str(account_id),
+        )
+        rows = await self.conn.fetch(
+            "SELECT sent_at FROM device_mails WHERE account_id = $1 AND sent_at > $2"
+            " ORDER BY sent_at",
+            account_id,
+            since,
+        )
+        return [r["sent_at"] for r in rows]
+
+    async def record_device_mail(self, account_id: uuid.UUID, at: datetime) -> None:
+        await self.conn.execute(
+            "INSERT INTO device_mails (account_id, sent_at) VALUES ($1, $2)", account_id, at
+        )
+
     async def save_snapshot(self, update: SnapshotUpdate) -> bool:
         payload = json.dumps(
             [

@@ -135,3 +135,20 @@ async def test_snapshots_keep_the_newest(services: DistributionServices) -> None
         assert not await tx.save_snapshot(older)
     async with services.store.connection() as db:
         assert await db.snapshot(account) == newer.rights
+
+
+async def test_concurrent_sends_to_devices_stop_at_the_limit(
+    services: DistributionServices, pool: asyncpg.Pool
+) -> None:
+    account = str(uuid.uuid4())
+    results = await asyncio.gather(
+        *(
+            services.send_to_device(account, "anna@example.com", "en", "vpn", Platform.IOS)
+            for _ in range(8)
+        ),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, DomainError)]
+    assert len(refused) == 3
+    assert {r.code for r in refused} == {errors.TOO_MANY_SENDS}
+    assert await pool.fetchval("SELECT count(*) FROM mail_outbox") == 5

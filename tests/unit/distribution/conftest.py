@@ -60,6 +60,7 @@ class State:
     snapshots: dict[uuid.UUID, SnapshotUpdate] = dataclasses.field(default_factory=dict)
     events: list[Event] = dataclasses.field(default_factory=list)
     mail: list[tuple[str, str, str, dict[str, str]]] = dataclasses.field(default_factory=list)
+    device_mails: list[tuple[uuid.UUID, datetime]] = dataclasses.field(default_factory=list)
 
 
 class FakeTransaction:
@@ -149,6 +150,12 @@ class FakeTransaction:
 
     async def insert_download(self, record: DownloadRecord) -> None:
         self.s.downloads.append(record)
+
+    async def device_mails_since(self, account_id: uuid.UUID, since: datetime) -> list[datetime]:
+        return sorted(at for a, at in self.s.device_mails if a == account_id and at > since)
+
+    async def record_device_mail(self, account_id: uuid.UUID, at: datetime) -> None:
+        self.s.device_mails.append((account_id, at))
 
     async def save_snapshot(self, update: SnapshotUpdate) -> bool:
         held = self.s.snapshots.get(update.account_id)

@@ -272,6 +272,27 @@ async def test_send_to_device_mails_the_page_link(
     assert unknown.value.code == errors.APPLICATION_NOT_FOUND
 
 
+async def test_send_to_device_is_limited_per_account(
+    services: DistributionServices, store: Any, clock: Any
+) -> None:
+    account = str(uuid.uuid4())
+    for _ in range(5):
+        await services.send_to_device(account, "anna@example.com", "en", "vpn", None)
+        clock.now += timedelta(minutes=1)
+    with pytest.raises(DomainError) as refused:
+        await services.send_to_device(account, "anna@example.com", "en", "vpn", None)
+    assert (refused.value.kind, refused.value.code) == (
+        ErrorKind.RESOURCE_EXHAUSTED,
+        errors.TOO_MANY_SENDS,
+    )
+    assert refused.value.params["retry_after"] == str(55 * 60 + 1)
+    assert len(store.state.mail) == 5
+    await services.send_to_device(str(uuid.uuid4()), "bob@example.com", "en", "vpn", None)
+    clock.now += timedelta(minutes=56)  # the first send left the window
+    await services.send_to_device(account, "anna@example.com", "en", "vpn", None)
+    assert len(store.state.mail) == 7
+
+
 async def test_entitlement_snapshots_keep_the_newest_and_drop_the_cache(
     services: DistributionServices, subscriptions: Any, clock: Any, store: Any
 ) -> None:
