@@ -60,7 +60,12 @@ class Catalog(Protocol):
 
     async def insert_artifact(self, artifact: Artifact) -> None: ...
 
-    async def artifact(self, artifact_id: uuid.UUID) -> tuple[Artifact, Release] | None: ...
+    async def published_artifact(
+        self, artifact_id: uuid.UUID
+    ) -> tuple[Artifact, Application] | None:
+        """The artifact and its application when its release is published (the hot path of
+        links and downloads: one query)."""
+        ...
 
     async def set_status(
         self, release_id: uuid.UUID, status: ReleaseStatus, at: datetime

@@ -167,11 +167,10 @@ class DistributionServices:
 
     async def _downloadable(self, artifact_id: uuid.UUID) -> tuple[Artifact, Application]:
         async with self.store.connection() as db:
-            found = await db.artifact(artifact_id)
-            app = await db.application(found[1].application_id) if found else None
-        if found is None or app is None or found[1].status is not ReleaseStatus.PUBLISHED:
+            found = await db.published_artifact(artifact_id)
+        if found is None:
             raise errors.not_found(errors.ARTIFACT_NOT_FOUND)
-        return found[0], app
+        return found
 
     async def create_link(self, account_id: str, artifact_id: str) -> DownloadLink:
         """A signed, expiring link to the artifact for this account (the store listing for

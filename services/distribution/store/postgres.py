@@ -48,6 +48,17 @@ _ARTIFACT_COLUMNS = (
 )
 
 
+_PUBLISHED_ARTIFACT = (
+    "SELECT a.id, a.release_id, a.platform, a.language, a.file_name, a.object_key, a.size,"
+    " a.sha256, a.content_type, a.store_url, a.created_at, p.id AS app_id, p.name AS app_name,"
+    " p.name_ru AS app_name_ru, p.feature AS app_feature, p.min_tier AS app_min_tier,"
+    " p.position AS app_position"
+    " FROM artifacts a JOIN releases r ON r.id = a.release_id"
+    " JOIN applications p ON p.id = r.application_id"
+    " WHERE a.id = $1 AND r.status = 'published'"
+)
+
+
 def _application(row: asyncpg.Record) -> Application:
     return Application(
         id=row["id"],
@@ -219,16 +230,21 @@ class PostgresTransaction:
 
             raise artifact_exists() from None
 
-    async def artifact(self, artifact_id: uuid.UUID) -> tuple[Artifact, Release] | None:
-        row = await self.conn.fetchrow(
-            f"SELECT {_ARTIFACT_COLUMNS} FROM artifacts WHERE id = $1",  # noqa: S608 - constant columns
-            artifact_id,
-        )
+    async def published_artifact(
+        self, artifact_id: uuid.UUID
+    ) -> tuple[Artifact, Application] | None:
+        row = await self.conn.fetchrow(_PUBLISHED_ARTIFACT, artifact_id)
         if row is None:
             return None
-        release = await self.release(row["release_id"])
-        assert release is not None
-        return _artifact(row), release
+        app = Application(
+            id=row["app_id"],
+            name=row["app_name"],
+            name_ru=row["app_name_ru"],
+            feature=row["app_feature"],
+            min_tier=Tier.from_key(row["app_min_tier"]),
+            position=row["app_position"],
+        )
+        return _artifact(row), app
 
     async def set_status(self, release_id: uuid.UUID, status: ReleaseStatus, at: datetime) -> None:
         column = "published_at" if status is ReleaseStatus.PUBLISHED else "withdrawn_at"

@@ -118,9 +118,13 @@ class FakeTransaction:
     async def insert_artifact(self, artifact: Artifact) -> None:
         self.s.artifacts[artifact.id] = artifact
 
-    async def artifact(self, artifact_id: uuid.UUID) -> tuple[Artifact, Release] | None:
+    async def published_artifact(
+        self, artifact_id: uuid.UUID
+    ) -> tuple[Artifact, Application] | None:
         a = self.s.artifacts.get(artifact_id)
-        return (a, self._full(self.s.releases[a.release_id])) if a else None
+        if a is None or self.s.releases[a.release_id].status is not ReleaseStatus.PUBLISHED:
+            return None
+        return a, self.s.applications[self.s.releases[a.release_id].application_id]
 
     async def set_status(self, release_id: uuid.UUID, status: ReleaseStatus, at: datetime) -> None:
         r = self.s.releases[release_id]
