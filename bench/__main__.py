@@ -21,6 +21,7 @@ BENCHMARKS = {
     "gateway": "Token-checked gateway requests",
     "entitlements": "CheckEntitlement over gRPC",
     "grants": "OAuth grants through the token endpoint (refresh_token, client_credentials)",
+    "downloads": "Downloads through the gateway vs disk; signed links",
 }
 
 

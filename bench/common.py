@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -107,3 +109,26 @@ def print_table(title: str, rows: list[Row]) -> None:
     print("  ".join(c.ljust(widths[c]) for c in columns))
     for row in rows:
         print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+def server_and_load_cpus() -> tuple[set[int], set[int]]:
+    """(a server's CPU, the load generator's CPUs); the same CPU on a one-core machine."""
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
+    return {available[0]}, set(available[1:]) or {available[0]}
+
+
+@contextlib.contextmanager
+def pinned_process(args: list[str], env: dict[str, str], cpus: set[int]) -> Iterator[None]:
+    """A child process pinned to ``cpus`` for the block's duration, its output discarded."""
+    process = subprocess.Popen(
+        args,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+    )
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait(15)

@@ -13,19 +13,17 @@ Run with ``python -m bench.gateway`` (or ``make bench``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from bench.common import Row, latency_row
+from bench.common import Row, latency_row, pinned_process, server_and_load_cpus
 from kabinet.devstack.mailbox import Mailbox
 from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import free_port, wait_for_port
@@ -35,28 +33,6 @@ from kabinet.devstack.smtp import SmtpSink
 CONNECTIONS = 32
 SECONDS = 8.0
 PASSWORD = "Vesna-Kuku-2024"
-
-
-def _cpus() -> tuple[set[int], set[int]]:
-    """(the gateway's CPU, the load generator's CPUs); the same CPU on a one-core machine."""
-    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
-    return {available[0]}, set(available[1:]) or {available[0]}
-
-
-@contextlib.contextmanager
-def _process(args: list[str], env: dict[str, str], cpus: set[int]) -> Iterator[None]:
-    process = subprocess.Popen(
-        args,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
-    )
-    try:
-        yield
-    finally:
-        process.terminate()
-        process.wait(15)
 
 
 async def _load(port: int, request: bytes, seconds: float) -> tuple[list[float], float, int]:
@@ -104,7 +80,7 @@ async def _sign_in(base: str, mailbox: Mailbox) -> str:
 
 def run() -> list[Row]:
     """Measure and return the table rows."""
-    gateway_cpus, load_cpus = _cpus()
+    gateway_cpus, load_cpus = server_and_load_cpus()
     with tempfile.TemporaryDirectory(prefix="kabinet-bench-") as scratch:
         root = Path(scratch)
         postgres = EmbeddedPostgres(root / "pg", free_port(), log=subprocess.DEVNULL)
@@ -128,8 +104,8 @@ def run() -> list[Row]:
                 "KABINET_TELEMETRY": "none",
             }
             with (
-                _process([sys.executable, "-m", "identity"], env, load_cpus),
-                _process([sys.executable, "-m", "gateway"], env, gateway_cpus),
+                pinned_process([sys.executable, "-m", "identity"], env, load_cpus),
+                pinned_process([sys.executable, "-m", "gateway"], env, gateway_cpus),
             ):
                 wait_for_port("127.0.0.1", identity_port, 60)
                 wait_for_port("127.0.0.1", gateway_port, 60)

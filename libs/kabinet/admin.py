@@ -12,7 +12,8 @@ It talks to the same PostgreSQL and NATS as the services (``KABINET_DATABASE_URL
   account's tokens carry the change from its next sign-in or refresh;
 - ``kabinet-admin migrate [--service S]``: apply every service's pending migrations and exit (the
   release's migration Job; services also migrate at start-up, under the same advisory lock);
-- ``kabinet-admin keys rotate [--publish-ahead SECONDS]``: create identity's next signing key now.
+- ``kabinet-admin keys rotate [--publish-ahead SECONDS]``: create identity's next signing key now;
+- ``kabinet-admin releases ...``: installers (see ``kabinet.admin_releases``).
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
+import grpc
 import nats
 from nats.js.errors import NotFoundError
 
+from kabinet import admin_releases
 from kabinet.config import ConfigError, load_settings
 from kabinet.db import check_schema_name, migrate_url
 from kabinet.devstack.settings import DevstackSettings
@@ -215,9 +218,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=_positive,
         help="seconds it is published before it signs (default KABINET_IDENTITY_KEY_PUBLISH_AHEAD)",
     )
+    admin_releases.add_parser(groups)
     args = parser.parse_args(argv)
     if args.group == "roles":
         return _roles(args.command, args.email, args.role)
+    if args.group == "releases":
+        try:
+            print("\n".join(admin_releases.run(args, _urls()[0])))
+        except (OSError, asyncpg.PostgresError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except grpc.aio.AioRpcError as exc:
+            print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+        return 0
     try:
         database, bus = _urls()
     except ConfigError as exc:

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from kabinet.catalog import identity, oidc, passwords, social, subscription, support
+from kabinet.catalog import (
+    distribution,
+    identity,
+    oidc,
+    passwords,
+    social,
+    subscription,
+    support,
+)
 
 LANGUAGES = ("en", "ru")
 DEFAULT_LANGUAGE = "en"
@@ -80,6 +88,7 @@ CATALOG: dict[str, tuple[str, str]] = _merge(
     support.MESSAGES,
     social.MESSAGES,
     oidc.MESSAGES,
+    distribution.MESSAGES,
 )
 
 

@@ -33,6 +33,7 @@ from gateway.controllers.devices import (
     DevicePageController,
     DevicesController,
 )
+from gateway.controllers.downloads import DownloadsController, InstallerPageController
 from gateway.controllers.health import HealthController
 from gateway.controllers.links import LinkPagesController
 from gateway.controllers.oidc import OidcController
@@ -54,6 +55,7 @@ from gateway.edge import EdgeMiddleware, EdgePolicy
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.revocations import RevocationFeed
 from gateway.web import PortalController, static_router, template_config
+from kabinet.objectstore.config import open_store
 from kabinet.telemetry import tracing_enabled
 
 
@@ -71,6 +73,7 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
     state = State(
         {
             "settings": settings,
+            "objects": open_store(settings.objects),
             "trusted_proxies": trusted_proxies,
             "allowed_origins": frozenset(
                 {_origin(common.public_url), f"http://{settings.host}:{settings.port}"}
@@ -119,6 +122,8 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
         DeviceAuthorizationController,
         DevicePageController,
         DevicesController,
+        DownloadsController,
+        InstallerPageController,
     ]
     if settings.mailbox_dir is not None:
         from gateway.controllers.dev import MailboxController

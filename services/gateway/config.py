@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kabinet.config import setting
+from kabinet.objectstore.config import ObjectStoreSettings
 from kabinet.settings import CommonSettings
 
 
 @dataclass(frozen=True)
 class GatewaySettings:
     common: CommonSettings
+    objects: ObjectStoreSettings = ObjectStoreSettings()  # noqa: RUF009 - frozen settings
     host: str = setting("KABINET_GATEWAY_HOST", "127.0.0.1", "where the gateway listens")
     port: int = setting("KABINET_GATEWAY_PORT", 8000, "port of the gateway (HTTP)")
     mailbox_dir: Path | None = setting(

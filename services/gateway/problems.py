@@ -37,6 +37,9 @@ HTTP_STATUS: dict[ErrorKind, int] = {
     ErrorKind.DEADLINE_EXCEEDED: 504,
 }
 
+# Codes whose HTTP status is more precise than their kind's.
+CODE_STATUS: dict[str, int] = {"download.link_expired": 410}
+
 # Litestar's own HTTP errors by status, as stable codes.
 _HTTP_CODES: dict[int, str] = {
     400: "request.invalid",
@@ -82,7 +85,7 @@ def problem(
 def from_domain_error(
     request: Request[Any, Any, Any], exc: DomainError
 ) -> Response[dict[str, Any]]:
-    return problem(request, HTTP_STATUS.get(exc.kind, 500), exc)
+    return problem(request, CODE_STATUS.get(exc.code) or HTTP_STATUS.get(exc.kind, 500), exc)
 
 
 def from_rpc_error(
@@ -91,7 +94,7 @@ def from_rpc_error(
     error = domain_error_from_rpc(exc)
     if error.kind is ErrorKind.INTERNAL:
         log.error("service failed", extra={"path": request.url.path, "grpc_code": exc.code().name})
-    return problem(request, HTTP_STATUS.get(error.kind, 500), error)
+    return problem(request, CODE_STATUS.get(error.code) or HTTP_STATUS.get(error.kind, 500), error)
 
 
 def from_http_exception(

@@ -85,6 +85,8 @@ def run() -> int:
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.setdefault("KABINET_LOG_FORMAT", "text")
+    env.setdefault("KABINET_OBJECTSTORE_DIR", str(data / "objects"))
+    env.setdefault("KABINET_DISTRIBUTION_PLACEHOLDERS", "true")  # something to download
     env.setdefault("GRPC_VERBOSITY", "ERROR")  # the C core's INFO lines say nothing to a person
     postgres: EmbeddedPostgres | None = None
     nats: EmbeddedNats | None = None

@@ -1,13 +1,21 @@
-"""Accounts for end-to-end tests, made the way a person makes them: through the gateway's API
-and the activation mail the SMTP sink received."""
+"""People for end-to-end tests, made through the real paths: register, activate from the emailed
+link and sign in through the gateway; subscriptions from codes issued over IssueCodes."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import grpc
 import httpx
 
 from kabinet.devstack.mailbox import Mailbox
+from kabinet.subscription.v1 import subscription_pb2 as pb
+from kabinet.subscription.v1 import subscription_pb2_grpc
+from kabinet.testing.cluster import Cluster
+
+PASSWORD = "Vesna-Kuku-2024"  # noqa: S105 - the test accounts' password
 
 
 async def activated_account(
@@ -29,3 +37,39 @@ async def activated_account(
     assert login.status_code == 200, login.text
     access: str = login.json()["access_token"]
     return access
+
+
+async def signed_in(
+    cluster: Cluster, http: httpx.AsyncClient, prefix: str = "user"
+) -> tuple[str, dict[str, str]]:
+    """A new active account: its email and the bearer header."""
+    email = f"{prefix}-{uuid.uuid4().hex[:8]}@example.com"
+    access = await activated_account(http, cluster.mailbox, email, PASSWORD)
+    return email, {"authorization": f"Bearer {access}"}
+
+
+async def issue_codes(
+    cluster: Cluster, plan: str, *, devices: int = 3, term_months: int = 12, count: int = 1
+) -> list[str]:
+    """Codes made the way operators make them: the IssueCodes RPC, with an operator token."""
+    async with grpc.aio.insecure_channel(cluster.common.addresses.subscription) as channel:
+        stub: Any = subscription_pb2_grpc.SubscriptionServiceStub(channel)
+        reply = await stub.IssueCodes(
+            pb.IssueCodesRequest(
+                plan_id=plan, devices=devices, term_months=term_months, count=count
+            ),
+            timeout=10,
+            metadata=await cluster.operator_metadata(),
+        )
+    return list(reply.codes)
+
+
+async def subscriber(
+    cluster: Cluster, http: httpx.AsyncClient, plan: str
+) -> tuple[str, dict[str, str]]:
+    """A new account with a live subscription of ``plan`` (a code redeemed through the gateway)."""
+    email, auth = await signed_in(cluster, http, plan)
+    [code] = await issue_codes(cluster, plan)
+    added = await http.post("/api/v1/subscriptions/codes", json={"code": code}, headers=auth)
+    assert added.status_code == 200, added.text
+    return email, auth

@@ -22,27 +22,86 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*kabinet/distribution/v1/distribution.proto\x12\x17kabinet.distribution.v1\"\x8f\x01\n\x08\x41rtifact\x12\n\n\x02id\x18\x01 \x01(\t\x12\x33\n\x08platform\x18\x02 \x01(\x0e\x32!.kabinet.distribution.v1.Platform\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x11\n\tstore_url\x18\x06 \x01(\t\"\x82\x01\n\x07Release\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x34\n\tartifacts\x18\x05 \x03(\x0b\x32!.kabinet.distribution.v1.Artifact\"(\n\x12ListCatalogRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"I\n\x13ListCatalogResponse\x12\x32\n\x08releases\x18\x01 \x03(\x0b\x32 .kabinet.distribution.v1.Release*\x8a\x01\n\x08Platform\x12\x18\n\x14PLATFORM_UNSPECIFIED\x10\x00\x12\x14\n\x10PLATFORM_WINDOWS\x10\x01\x12\x12\n\x0ePLATFORM_MACOS\x10\x02\x12\x12\n\x0ePLATFORM_LINUX\x10\x03\x12\x14\n\x10PLATFORM_ANDROID\x10\x04\x12\x10\n\x0cPLATFORM_IOS\x10\x05\x32\x84\x01\n\x13\x44istributionService\x12m\n\x0bListCatalog\x12+.kabinet.distribution.v1.ListCatalogRequest\x1a,.kabinet.distribution.v1.ListCatalogResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*kabinet/distribution/v1/distribution.proto\x12\x17kabinet.distribution.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x01\n\x08\x41rtifact\x12\n\n\x02id\x18\x01 \x01(\t\x12\x33\n\x08platform\x18\x02 \x01(\x0e\x32!.kabinet.distribution.v1.Platform\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x11\n\tstore_url\x18\x06 \x01(\t\x12\x10\n\x08language\x18\x07 \x01(\t\"\x9e\x02\n\x07Release\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x61pplication\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x31\n\x07\x63hannel\x18\x04 \x01(\x0e\x32 .kabinet.distribution.v1.Channel\x12\x34\n\tartifacts\x18\x05 \x03(\x0b\x32!.kabinet.distribution.v1.Artifact\x12\x36\n\x06status\x18\x06 \x01(\x0e\x32&.kabinet.distribution.v1.ReleaseStatus\x12\x0e\n\x06latest\x18\x07 \x01(\x08\x12\x30\n\x0cpublished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"1\n\x04Plan\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07name_ru\x18\x03 \x01(\t\"\x8c\x02\n\x0b\x41pplication\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07name_ru\x18\x03 \x01(\t\x12\x10\n\x08\x65ntitled\x18\x04 \x01(\x08\x12\x34\n\rrequired_plan\x18\x05 \x01(\x0b\x32\x1d.kabinet.distribution.v1.Plan\x12\x32\n\x08releases\x18\x06 \x03(\x0b\x32 .kabinet.distribution.v1.Release\x12\x36\n\x0brecommended\x18\x07 \x01(\x0b\x32!.kabinet.distribution.v1.Artifact\x12\x1e\n\x16recommended_release_id\x18\x08 \x01(\t\"\x9c\x01\n\x14ListDownloadsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x33\n\x08platform\x18\x02 \x01(\x0e\x32!.kabinet.distribution.v1.Platform\x12\x12\n\nuser_agent\x18\x03 \x01(\t\x12\x15\n\rplatform_hint\x18\x04 \x01(\t\x12\x10\n\x08language\x18\x05 \x01(\t\"\x88\x01\n\x15ListDownloadsResponse\x12:\n\x0c\x61pplications\x18\x01 \x03(\x0b\x32$.kabinet.distribution.v1.Application\x12\x33\n\x08platform\x18\x02 \x01(\x0e\x32!.kabinet.distribution.v1.Platform\"D\n\x19\x43reateDownloadLinkRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61rtifact_id\x18\x02 \x01(\t\"\x8e\x01\n\x1a\x43reateDownloadLinkResponse\x12\x0b\n\x03url\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x08\x61rtifact\x18\x03 \x01(\x0b\x32!.kabinet.distribution.v1.Artifact\"Q\n\x18\x41uthorizeDownloadRequest\x12\x0c\n\x04link\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x13\n\x0brange_start\x18\x03 \x01(\x03\"\x8f\x01\n\x19\x41uthorizeDownloadResponse\x12\x13\n\x0b\x64ownload_id\x18\x01 \x01(\t\x12\x33\n\x08\x61rtifact\x18\x02 \x01(\x0b\x32!.kabinet.distribution.v1.Artifact\x12\x12\n\nobject_key\x18\x03 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\"c\n\x14GetDeviceLinkRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x33\n\x08platform\x18\x02 \x01(\x0e\x32!.kabinet.distribution.v1.Platform\"$\n\x15GetDeviceLinkResponse\x12\x0b\n\x03url\x18\x01 \x01(\t\"\x97\x01\n\x13SendToDeviceRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x04 \x01(\t\x12\x33\n\x08platform\x18\x05 \x01(\x0e\x32!.kabinet.distribution.v1.Platform\"#\n\x14SendToDeviceResponse\x12\x0b\n\x03url\x18\x01 \x01(\t\"\xfd\x01\n\x0cUploadHeader\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x31\n\x07\x63hannel\x18\x03 \x01(\x0e\x32 .kabinet.distribution.v1.Channel\x12\x33\n\x08platform\x18\x04 \x01(\x0e\x32!.kabinet.distribution.v1.Platform\x12\x10\n\x08language\x18\x05 \x01(\t\x12\x11\n\tfile_name\x18\x06 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x07 \x01(\t\x12\x0e\n\x06sha256\x18\x08 \x01(\t\x12\x11\n\tstore_url\x18\t \x01(\t\"i\n\x15UploadArtifactRequest\x12\x37\n\x06header\x18\x01 \x01(\x0b\x32%.kabinet.distribution.v1.UploadHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\x80\x01\n\x16UploadArtifactResponse\x12\x31\n\x07release\x18\x01 \x01(\x0b\x32 .kabinet.distribution.v1.Release\x12\x33\n\x08\x61rtifact\x18\x02 \x01(\x0b\x32!.kabinet.distribution.v1.Artifact\"@\n\x15PublishReleaseRequest\x12\x12\n\nrelease_id\x18\x01 \x01(\t\x12\x13\n\x0bkeep_latest\x18\x02 \x01(\x08\"K\n\x16PublishReleaseResponse\x12\x31\n\x07release\x18\x01 \x01(\x0b\x32 .kabinet.distribution.v1.Release\"\'\n\x11MarkLatestRequest\x12\x12\n\nrelease_id\x18\x01 \x01(\t\"G\n\x12MarkLatestResponse\x12\x31\n\x07release\x18\x01 \x01(\x0b\x32 .kabinet.distribution.v1.Release\",\n\x16WithdrawReleaseRequest\x12\x12\n\nrelease_id\x18\x01 \x01(\t\"L\n\x17WithdrawReleaseResponse\x12\x31\n\x07release\x18\x01 \x01(\x0b\x32 .kabinet.distribution.v1.Release\"-\n\x13ListReleasesRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\"J\n\x14ListReleasesResponse\x12\x32\n\x08releases\x18\x01 \x03(\x0b\x32 .kabinet.distribution.v1.Release*\x8a\x01\n\x08Platform\x12\x18\n\x14PLATFORM_UNSPECIFIED\x10\x00\x12\x14\n\x10PLATFORM_WINDOWS\x10\x01\x12\x12\n\x0ePLATFORM_MACOS\x10\x02\x12\x12\n\x0ePLATFORM_LINUX\x10\x03\x12\x14\n\x10PLATFORM_ANDROID\x10\x04\x12\x10\n\x0cPLATFORM_IOS\x10\x05*H\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x43HANNEL_STABLE\x10\x01\x12\x10\n\x0c\x43HANNEL_BETA\x10\x02*\x85\x01\n\rReleaseStatus\x12\x1e\n\x1aRELEASE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14RELEASE_STATUS_DRAFT\x10\x01\x12\x1c\n\x18RELEASE_STATUS_PUBLISHED\x10\x02\x12\x1c\n\x18RELEASE_STATUS_WITHDRAWN\x10\x03\x32\xb3\t\n\x13\x44istributionService\x12s\n\rListDownloads\x12-.kabinet.distribution.v1.ListDownloadsRequest\x1a..kabinet.distribution.v1.ListDownloadsResponse\"\x03\x90\x02\x01\x12\x82\x01\n\x12\x43reateDownloadLink\x12\x32.kabinet.distribution.v1.CreateDownloadLinkRequest\x1a\x33.kabinet.distribution.v1.CreateDownloadLinkResponse\"\x03\x90\x02\x01\x12z\n\x11\x41uthorizeDownload\x12\x31.kabinet.distribution.v1.AuthorizeDownloadRequest\x1a\x32.kabinet.distribution.v1.AuthorizeDownloadResponse\x12s\n\rGetDeviceLink\x12-.kabinet.distribution.v1.GetDeviceLinkRequest\x1a..kabinet.distribution.v1.GetDeviceLinkResponse\"\x03\x90\x02\x01\x12k\n\x0cSendToDevice\x12,.kabinet.distribution.v1.SendToDeviceRequest\x1a-.kabinet.distribution.v1.SendToDeviceResponse\x12s\n\x0eUploadArtifact\x12..kabinet.distribution.v1.UploadArtifactRequest\x1a/.kabinet.distribution.v1.UploadArtifactResponse(\x01\x12v\n\x0ePublishRelease\x12..kabinet.distribution.v1.PublishReleaseRequest\x1a/.kabinet.distribution.v1.PublishReleaseResponse\"\x03\x90\x02\x02\x12j\n\nMarkLatest\x12*.kabinet.distribution.v1.MarkLatestRequest\x1a+.kabinet.distribution.v1.MarkLatestResponse\"\x03\x90\x02\x02\x12y\n\x0fWithdrawRelease\x12/.kabinet.distribution.v1.WithdrawReleaseRequest\x1a\x30.kabinet.distribution.v1.WithdrawReleaseResponse\"\x03\x90\x02\x02\x12p\n\x0cListReleases\x12,.kabinet.distribution.v1.ListReleasesRequest\x1a-.kabinet.distribution.v1.ListReleasesResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kabinet.distribution.v1.distribution_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DISTRIBUTIONSERVICE'].methods_by_name['ListCatalog']._loaded_options = None
-  _globals['_DISTRIBUTIONSERVICE'].methods_by_name['ListCatalog']._serialized_options = b'\220\002\001'
-  _globals['_PLATFORM']._serialized_start=468
-  _globals['_PLATFORM']._serialized_end=606
-  _globals['_ARTIFACT']._serialized_start=72
-  _globals['_ARTIFACT']._serialized_end=215
-  _globals['_RELEASE']._serialized_start=218
-  _globals['_RELEASE']._serialized_end=348
-  _globals['_LISTCATALOGREQUEST']._serialized_start=350
-  _globals['_LISTCATALOGREQUEST']._serialized_end=390
-  _globals['_LISTCATALOGRESPONSE']._serialized_start=392
-  _globals['_LISTCATALOGRESPONSE']._serialized_end=465
-  _globals['_DISTRIBUTIONSERVICE']._serialized_start=609
-  _globals['_DISTRIBUTIONSERVICE']._serialized_end=741
+  _globals['_DISTRIBUTIONSERVICE'].methods_by_name['ListDownloads']._loaded_options = None
+  _globals['_DISTRIBUTIONSERVICE'].methods_by_name['ListDownloads']._serialized_options = b'\220\002\001'
+  _globals['_DISTRIBUTIONSERVICE'].methods_by_name['CreateDownloadLink']._loaded_options = None
+  _globals['_DISTRIBUTIONSERVICE'].methods_by_name['CreateDownloadLink']._serialized_options = b'\220\002\001'
+  _globals['_DISTRIBUTIONSERVICE'].methods_by_name['GetDeviceLink']._loaded_options = None
+  _globals['_DISTRIBUTIONSERVICE'].methods_by_name['GetDeviceLink']._serialized_options = b'\220\002\001'
+  _globals['_DISTRIBUTIONSERVICE'].methods_by_name['PublishRelease']._loaded_options = None
+  _globals['_DISTRIBUTIONSERVICE'].methods_by_name['PublishRelease']._serialized_options = b'\220\002\002'
+  _globals['_DISTRIBUTIONSERVICE'].methods_by_name['MarkLatest']._loaded_options = None
+  _globals['_DISTRIBUTIONSERVICE'].methods_by_name['MarkLatest']._serialized_options = b'\220\002\002'
+  _globals['_DISTRIBUTIONSERVICE'].methods_by_name['WithdrawRelease']._loaded_options = None
+  _globals['_DISTRIBUTIONSERVICE'].methods_by_name['WithdrawRelease']._serialized_options = b'\220\002\002'
+  _globals['_DISTRIBUTIONSERVICE'].methods_by_name['ListReleases']._loaded_options = None
+  _globals['_DISTRIBUTIONSERVICE'].methods_by_name['ListReleases']._serialized_options = b'\220\002\001'
+  _globals['_PLATFORM']._serialized_start=2950
+  _globals['_PLATFORM']._serialized_end=3088
+  _globals['_CHANNEL']._serialized_start=3090
+  _globals['_CHANNEL']._serialized_end=3162
+  _globals['_RELEASESTATUS']._serialized_start=3165
+  _globals['_RELEASESTATUS']._serialized_end=3298
+  _globals['_ARTIFACT']._serialized_start=105
+  _globals['_ARTIFACT']._serialized_end=266
+  _globals['_RELEASE']._serialized_start=269
+  _globals['_RELEASE']._serialized_end=555
+  _globals['_PLAN']._serialized_start=557
+  _globals['_PLAN']._serialized_end=606
+  _globals['_APPLICATION']._serialized_start=609
+  _globals['_APPLICATION']._serialized_end=877
+  _globals['_LISTDOWNLOADSREQUEST']._serialized_start=880
+  _globals['_LISTDOWNLOADSREQUEST']._serialized_end=1036
+  _globals['_LISTDOWNLOADSRESPONSE']._serialized_start=1039
+  _globals['_LISTDOWNLOADSRESPONSE']._serialized_end=1175
+  _globals['_CREATEDOWNLOADLINKREQUEST']._serialized_start=1177
+  _globals['_CREATEDOWNLOADLINKREQUEST']._serialized_end=1245
+  _globals['_CREATEDOWNLOADLINKRESPONSE']._serialized_start=1248
+  _globals['_CREATEDOWNLOADLINKRESPONSE']._serialized_end=1390
+  _globals['_AUTHORIZEDOWNLOADREQUEST']._serialized_start=1392
+  _globals['_AUTHORIZEDOWNLOADREQUEST']._serialized_end=1473
+  _globals['_AUTHORIZEDOWNLOADRESPONSE']._serialized_start=1476
+  _globals['_AUTHORIZEDOWNLOADRESPONSE']._serialized_end=1619
+  _globals['_GETDEVICELINKREQUEST']._serialized_start=1621
+  _globals['_GETDEVICELINKREQUEST']._serialized_end=1720
+  _globals['_GETDEVICELINKRESPONSE']._serialized_start=1722
+  _globals['_GETDEVICELINKRESPONSE']._serialized_end=1758
+  _globals['_SENDTODEVICEREQUEST']._serialized_start=1761
+  _globals['_SENDTODEVICEREQUEST']._serialized_end=1912
+  _globals['_SENDTODEVICERESPONSE']._serialized_start=1914
+  _globals['_SENDTODEVICERESPONSE']._serialized_end=1949
+  _globals['_UPLOADHEADER']._serialized_start=1952
+  _globals['_UPLOADHEADER']._serialized_end=2205
+  _globals['_UPLOADARTIFACTREQUEST']._serialized_start=2207
+  _globals['_UPLOADARTIFACTREQUEST']._serialized_end=2312
+  _globals['_UPLOADARTIFACTRESPONSE']._serialized_start=2315
+  _globals['_UPLOADARTIFACTRESPONSE']._serialized_end=2443
+  _globals['_PUBLISHRELEASEREQUEST']._serialized_start=2445
+  _globals['_PUBLISHRELEASEREQUEST']._serialized_end=2509
+  _globals['_PUBLISHRELEASERESPONSE']._serialized_start=2511
+  _globals['_PUBLISHRELEASERESPONSE']._serialized_end=2586
+  _globals['_MARKLATESTREQUEST']._serialized_start=2588
+  _globals['_MARKLATESTREQUEST']._serialized_end=2627
+  _globals['_MARKLATESTRESPONSE']._serialized_start=2629
+  _globals['_MARKLATESTRESPONSE']._serialized_end=2700
+  _globals['_WITHDRAWRELEASEREQUEST']._serialized_start=2702
+  _globals['_WITHDRAWRELEASEREQUEST']._serialized_end=2746
+  _globals['_WITHDRAWRELEASERESPONSE']._serialized_start=2748
+  _globals['_WITHDRAWRELEASERESPONSE']._serialized_end=2824
+  _globals['_LISTRELEASESREQUEST']._serialized_start=2826
+  _globals['_LISTRELEASESREQUEST']._serialized_end=2871
+  _globals['_LISTRELEASESRESPONSE']._serialized_start=2873
+  _globals['_LISTRELEASESRESPONSE']._serialized_end=2947
+  _globals['_DISTRIBUTIONSERVICE']._serialized_start=3301
+  _globals['_DISTRIBUTIONSERVICE']._serialized_end=4504
 # @@protoc_insertion_point(module_scope)

@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
@@ -42,6 +43,42 @@ PLATFORM_ANDROID: Platform.ValueType  # 4
 PLATFORM_IOS: Platform.ValueType  # 5
 Global___Platform: _TypeAlias = Platform  # noqa: Y015
 
+class _Channel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Channel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CHANNEL_UNSPECIFIED: _Channel.ValueType  # 0
+    CHANNEL_STABLE: _Channel.ValueType  # 1
+    CHANNEL_BETA: _Channel.ValueType  # 2
+
+class Channel(_Channel, metaclass=_ChannelEnumTypeWrapper): ...
+
+CHANNEL_UNSPECIFIED: Channel.ValueType  # 0
+CHANNEL_STABLE: Channel.ValueType  # 1
+CHANNEL_BETA: Channel.ValueType  # 2
+Global___Channel: _TypeAlias = Channel  # noqa: Y015
+
+class _ReleaseStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReleaseStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReleaseStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RELEASE_STATUS_UNSPECIFIED: _ReleaseStatus.ValueType  # 0
+    RELEASE_STATUS_DRAFT: _ReleaseStatus.ValueType  # 1
+    RELEASE_STATUS_PUBLISHED: _ReleaseStatus.ValueType  # 2
+    RELEASE_STATUS_WITHDRAWN: _ReleaseStatus.ValueType  # 3
+
+class ReleaseStatus(_ReleaseStatus, metaclass=_ReleaseStatusEnumTypeWrapper): ...
+
+RELEASE_STATUS_UNSPECIFIED: ReleaseStatus.ValueType  # 0
+RELEASE_STATUS_DRAFT: ReleaseStatus.ValueType  # 1
+RELEASE_STATUS_PUBLISHED: ReleaseStatus.ValueType  # 2
+RELEASE_STATUS_WITHDRAWN: ReleaseStatus.ValueType  # 3
+Global___ReleaseStatus: _TypeAlias = ReleaseStatus  # noqa: Y015
+
 @_typing.final
 class Artifact(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -52,6 +89,7 @@ class Artifact(_message.Message):
     SIZE_FIELD_NUMBER: _builtins.int
     SHA256_FIELD_NUMBER: _builtins.int
     STORE_URL_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     platform: Global___Platform.ValueType
     file_name: _builtins.str
@@ -59,6 +97,8 @@ class Artifact(_message.Message):
     sha256: _builtins.str
     store_url: _builtins.str
     """For Android and iOS: the store listing instead of a file."""
+    language: _builtins.str
+    """ru, en, or multi (every language in one installer)."""
     def __init__(
         self,
         *,
@@ -68,10 +108,11 @@ class Artifact(_message.Message):
         size: _builtins.int = ...,
         sha256: _builtins.str = ...,
         store_url: _builtins.str = ...,
+        language: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["file_name", b"file_name", "id", b"id", "platform", b"platform", "sha256", b"sha256", "size", b"size", "store_url", b"store_url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["file_name", b"file_name", "id", b"id", "language", b"language", "platform", b"platform", "sha256", b"sha256", "size", b"size", "store_url", b"store_url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -86,50 +127,603 @@ class Release(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     CHANNEL_FIELD_NUMBER: _builtins.int
     ARTIFACTS_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    LATEST_FIELD_NUMBER: _builtins.int
+    PUBLISHED_AT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     application: _builtins.str
     version: _builtins.str
-    channel: _builtins.str
+    channel: Global___Channel.ValueType
+    status: Global___ReleaseStatus.ValueType
+    latest: _builtins.bool
     @_builtins.property
     def artifacts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Artifact]: ...
+    @_builtins.property
+    def published_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         application: _builtins.str = ...,
         version: _builtins.str = ...,
-        channel: _builtins.str = ...,
+        channel: Global___Channel.ValueType = ...,
         artifacts: _abc.Iterable[Global___Artifact] | None = ...,
+        status: Global___ReleaseStatus.ValueType = ...,
+        latest: _builtins.bool = ...,
+        published_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["published_at", b"published_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application", b"application", "artifacts", b"artifacts", "channel", b"channel", "id", b"id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application", b"application", "artifacts", b"artifacts", "channel", b"channel", "id", b"id", "latest", b"latest", "published_at", b"published_at", "status", b"status", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Release: _TypeAlias = Release  # noqa: Y015
 
 @_typing.final
-class ListCatalogRequest(_message.Message):
+class Plan(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    NAME_RU_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    name: _builtins.str
+    name_ru: _builtins.str
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        name_ru: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "name", b"name", "name_ru", b"name_ru"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Plan: _TypeAlias = Plan  # noqa: Y015
+
+@_typing.final
+class Application(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    NAME_RU_FIELD_NUMBER: _builtins.int
+    ENTITLED_FIELD_NUMBER: _builtins.int
+    REQUIRED_PLAN_FIELD_NUMBER: _builtins.int
+    RELEASES_FIELD_NUMBER: _builtins.int
+    RECOMMENDED_FIELD_NUMBER: _builtins.int
+    RECOMMENDED_RELEASE_ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    name: _builtins.str
+    name_ru: _builtins.str
+    entitled: _builtins.bool
+    """May the account download it now?"""
+    recommended_release_id: _builtins.str
+    @_builtins.property
+    def required_plan(self) -> Global___Plan:
+        """When not: the cheapest plan that includes it."""
+
+    @_builtins.property
+    def releases(self) -> _containers.RepeatedCompositeFieldContainer[Global___Release]:
+        """The latest published release of each channel, stable first."""
+
+    @_builtins.property
+    def recommended(self) -> Global___Artifact:
+        """The installer for the caller's platform from the latest stable release, if there is one."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        name_ru: _builtins.str = ...,
+        entitled: _builtins.bool = ...,
+        required_plan: Global___Plan | None = ...,
+        releases: _abc.Iterable[Global___Release] | None = ...,
+        recommended: Global___Artifact | None = ...,
+        recommended_release_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["recommended", b"recommended", "required_plan", b"required_plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entitled", b"entitled", "id", b"id", "name", b"name", "name_ru", b"name_ru", "recommended", b"recommended", "recommended_release_id", b"recommended_release_id", "releases", b"releases", "required_plan", b"required_plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Application: _TypeAlias = Application  # noqa: Y015
+
+@_typing.final
+class ListDownloadsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    PLATFORM_FIELD_NUMBER: _builtins.int
+    USER_AGENT_FIELD_NUMBER: _builtins.int
+    PLATFORM_HINT_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
+    """Empty for a visitor who has not signed in: nothing is entitled."""
+    platform: Global___Platform.ValueType
+    """Explicit choice; else detected from the hint and the user agent."""
+    user_agent: _builtins.str
+    platform_hint: _builtins.str
+    """Sec-CH-UA-Platform as sent."""
+    language: _builtins.str
     def __init__(
         self,
         *,
         account_id: _builtins.str = ...,
+        platform: Global___Platform.ValueType = ...,
+        user_agent: _builtins.str = ...,
+        platform_hint: _builtins.str = ...,
+        language: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "language", b"language", "platform", b"platform", "platform_hint", b"platform_hint", "user_agent", b"user_agent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ListCatalogRequest: _TypeAlias = ListCatalogRequest  # noqa: Y015
+Global___ListDownloadsRequest: _TypeAlias = ListDownloadsRequest  # noqa: Y015
 
 @_typing.final
-class ListCatalogResponse(_message.Message):
+class ListDownloadsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLICATIONS_FIELD_NUMBER: _builtins.int
+    PLATFORM_FIELD_NUMBER: _builtins.int
+    platform: Global___Platform.ValueType
+    @_builtins.property
+    def applications(self) -> _containers.RepeatedCompositeFieldContainer[Global___Application]: ...
+    def __init__(
+        self,
+        *,
+        applications: _abc.Iterable[Global___Application] | None = ...,
+        platform: Global___Platform.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applications", b"applications", "platform", b"platform"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDownloadsResponse: _TypeAlias = ListDownloadsResponse  # noqa: Y015
+
+@_typing.final
+class CreateDownloadLinkRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    ARTIFACT_ID_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    artifact_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        artifact_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "artifact_id", b"artifact_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateDownloadLinkRequest: _TypeAlias = CreateDownloadLinkRequest  # noqa: Y015
+
+@_typing.final
+class CreateDownloadLinkResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    URL_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    ARTIFACT_FIELD_NUMBER: _builtins.int
+    url: _builtins.str
+    """Path and query on the gateway (with the signed link), or the store listing for mobile."""
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def artifact(self) -> Global___Artifact: ...
+    def __init__(
+        self,
+        *,
+        url: _builtins.str = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+        artifact: Global___Artifact | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "expires_at", b"expires_at", "url", b"url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateDownloadLinkResponse: _TypeAlias = CreateDownloadLinkResponse  # noqa: Y015
+
+@_typing.final
+class AuthorizeDownloadRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINK_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    RANGE_START_FIELD_NUMBER: _builtins.int
+    link: _builtins.str
+    account_id: _builtins.str
+    range_start: _builtins.int
+    """The first byte asked for (0 unless resuming)."""
+    def __init__(
+        self,
+        *,
+        link: _builtins.str = ...,
+        account_id: _builtins.str = ...,
+        range_start: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "link", b"link", "range_start", b"range_start"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuthorizeDownloadRequest: _TypeAlias = AuthorizeDownloadRequest  # noqa: Y015
+
+@_typing.final
+class AuthorizeDownloadResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOWNLOAD_ID_FIELD_NUMBER: _builtins.int
+    ARTIFACT_FIELD_NUMBER: _builtins.int
+    OBJECT_KEY_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    download_id: _builtins.str
+    object_key: _builtins.str
+    content_type: _builtins.str
+    @_builtins.property
+    def artifact(self) -> Global___Artifact: ...
+    def __init__(
+        self,
+        *,
+        download_id: _builtins.str = ...,
+        artifact: Global___Artifact | None = ...,
+        object_key: _builtins.str = ...,
+        content_type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "content_type", b"content_type", "download_id", b"download_id", "object_key", b"object_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuthorizeDownloadResponse: _TypeAlias = AuthorizeDownloadResponse  # noqa: Y015
+
+@_typing.final
+class GetDeviceLinkRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    PLATFORM_FIELD_NUMBER: _builtins.int
+    application_id: _builtins.str
+    platform: Global___Platform.ValueType
+    def __init__(
+        self,
+        *,
+        application_id: _builtins.str = ...,
+        platform: Global___Platform.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "platform", b"platform"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDeviceLinkRequest: _TypeAlias = GetDeviceLinkRequest  # noqa: Y015
+
+@_typing.final
+class GetDeviceLinkResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    URL_FIELD_NUMBER: _builtins.int
+    url: _builtins.str
+    def __init__(
+        self,
+        *,
+        url: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["url", b"url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDeviceLinkResponse: _TypeAlias = GetDeviceLinkResponse  # noqa: Y015
+
+@_typing.final
+class SendToDeviceRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    PLATFORM_FIELD_NUMBER: _builtins.int
+    account_id: _builtins.str
+    email: _builtins.str
+    language: _builtins.str
+    application_id: _builtins.str
+    platform: Global___Platform.ValueType
+    def __init__(
+        self,
+        *,
+        account_id: _builtins.str = ...,
+        email: _builtins.str = ...,
+        language: _builtins.str = ...,
+        application_id: _builtins.str = ...,
+        platform: Global___Platform.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "application_id", b"application_id", "email", b"email", "language", b"language", "platform", b"platform"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendToDeviceRequest: _TypeAlias = SendToDeviceRequest  # noqa: Y015
+
+@_typing.final
+class SendToDeviceResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    URL_FIELD_NUMBER: _builtins.int
+    url: _builtins.str
+    def __init__(
+        self,
+        *,
+        url: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["url", b"url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendToDeviceResponse: _TypeAlias = SendToDeviceResponse  # noqa: Y015
+
+@_typing.final
+class UploadHeader(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    PLATFORM_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    FILE_NAME_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    STORE_URL_FIELD_NUMBER: _builtins.int
+    application_id: _builtins.str
+    version: _builtins.str
+    channel: Global___Channel.ValueType
+    platform: Global___Platform.ValueType
+    language: _builtins.str
+    file_name: _builtins.str
+    content_type: _builtins.str
+    sha256: _builtins.str
+    """Lowercase hex SHA-256 the bytes must have."""
+    store_url: _builtins.str
+    """For Android and iOS: the store listing (then no bytes follow)."""
+    def __init__(
+        self,
+        *,
+        application_id: _builtins.str = ...,
+        version: _builtins.str = ...,
+        channel: Global___Channel.ValueType = ...,
+        platform: Global___Platform.ValueType = ...,
+        language: _builtins.str = ...,
+        file_name: _builtins.str = ...,
+        content_type: _builtins.str = ...,
+        sha256: _builtins.str = ...,
+        store_url: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id", "channel", b"channel", "content_type", b"content_type", "file_name", b"file_name", "language", b"language", "platform", b"platform", "sha256", b"sha256", "store_url", b"store_url", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UploadHeader: _TypeAlias = UploadHeader  # noqa: Y015
+
+@_typing.final
+class UploadArtifactRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    CHUNK_FIELD_NUMBER: _builtins.int
+    chunk: _builtins.bytes
+    @_builtins.property
+    def header(self) -> Global___UploadHeader: ...
+    def __init__(
+        self,
+        *,
+        header: Global___UploadHeader | None = ...,
+        chunk: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["header", "chunk"]  # noqa: Y015
+    _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
+
+Global___UploadArtifactRequest: _TypeAlias = UploadArtifactRequest  # noqa: Y015
+
+@_typing.final
+class UploadArtifactResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELEASE_FIELD_NUMBER: _builtins.int
+    ARTIFACT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def release(self) -> Global___Release: ...
+    @_builtins.property
+    def artifact(self) -> Global___Artifact: ...
+    def __init__(
+        self,
+        *,
+        release: Global___Release | None = ...,
+        artifact: Global___Artifact | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "release", b"release"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "release", b"release"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UploadArtifactResponse: _TypeAlias = UploadArtifactResponse  # noqa: Y015
+
+@_typing.final
+class PublishReleaseRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELEASE_ID_FIELD_NUMBER: _builtins.int
+    KEEP_LATEST_FIELD_NUMBER: _builtins.int
+    release_id: _builtins.str
+    keep_latest: _builtins.bool
+    """Publish without making it the latest of its channel."""
+    def __init__(
+        self,
+        *,
+        release_id: _builtins.str = ...,
+        keep_latest: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["keep_latest", b"keep_latest", "release_id", b"release_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublishReleaseRequest: _TypeAlias = PublishReleaseRequest  # noqa: Y015
+
+@_typing.final
+class PublishReleaseResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELEASE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def release(self) -> Global___Release: ...
+    def __init__(
+        self,
+        *,
+        release: Global___Release | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["release", b"release"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["release", b"release"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublishReleaseResponse: _TypeAlias = PublishReleaseResponse  # noqa: Y015
+
+@_typing.final
+class MarkLatestRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELEASE_ID_FIELD_NUMBER: _builtins.int
+    release_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        release_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["release_id", b"release_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarkLatestRequest: _TypeAlias = MarkLatestRequest  # noqa: Y015
+
+@_typing.final
+class MarkLatestResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELEASE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def release(self) -> Global___Release: ...
+    def __init__(
+        self,
+        *,
+        release: Global___Release | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["release", b"release"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["release", b"release"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarkLatestResponse: _TypeAlias = MarkLatestResponse  # noqa: Y015
+
+@_typing.final
+class WithdrawReleaseRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELEASE_ID_FIELD_NUMBER: _builtins.int
+    release_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        release_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["release_id", b"release_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WithdrawReleaseRequest: _TypeAlias = WithdrawReleaseRequest  # noqa: Y015
+
+@_typing.final
+class WithdrawReleaseResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELEASE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def release(self) -> Global___Release: ...
+    def __init__(
+        self,
+        *,
+        release: Global___Release | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["release", b"release"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["release", b"release"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WithdrawReleaseResponse: _TypeAlias = WithdrawReleaseResponse  # noqa: Y015
+
+@_typing.final
+class ListReleasesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLICATION_ID_FIELD_NUMBER: _builtins.int
+    application_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        application_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application_id", b"application_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReleasesRequest: _TypeAlias = ListReleasesRequest  # noqa: Y015
+
+@_typing.final
+class ListReleasesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RELEASES_FIELD_NUMBER: _builtins.int
@@ -146,4 +740,4 @@ class ListCatalogResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ListCatalogResponse: _TypeAlias = ListCatalogResponse  # noqa: Y015
+Global___ListReleasesResponse: _TypeAlias = ListReleasesResponse  # noqa: Y015

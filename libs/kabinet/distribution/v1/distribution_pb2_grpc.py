@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class DistributionServiceStub:
-    """DistributionService owns the installer catalog, releases, artifacts and download links.
+    """DistributionService owns the installer catalog, releases, artifacts, signed download links and
+    download records. The portal asks it what an account may download and for links; the gateway
+    asks it to authorise a link before it streams the file from the object store itself.
     """
 
     def __init__(self, channel):
@@ -35,19 +37,133 @@ class DistributionServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.ListCatalog = channel.unary_unary(
-                '/kabinet.distribution.v1.DistributionService/ListCatalog',
-                request_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListCatalogRequest.SerializeToString,
-                response_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListCatalogResponse.FromString,
+        self.ListDownloads = channel.unary_unary(
+                '/kabinet.distribution.v1.DistributionService/ListDownloads',
+                request_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListDownloadsRequest.SerializeToString,
+                response_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListDownloadsResponse.FromString,
+                _registered_method=True)
+        self.CreateDownloadLink = channel.unary_unary(
+                '/kabinet.distribution.v1.DistributionService/CreateDownloadLink',
+                request_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.CreateDownloadLinkRequest.SerializeToString,
+                response_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.CreateDownloadLinkResponse.FromString,
+                _registered_method=True)
+        self.AuthorizeDownload = channel.unary_unary(
+                '/kabinet.distribution.v1.DistributionService/AuthorizeDownload',
+                request_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.AuthorizeDownloadRequest.SerializeToString,
+                response_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.AuthorizeDownloadResponse.FromString,
+                _registered_method=True)
+        self.GetDeviceLink = channel.unary_unary(
+                '/kabinet.distribution.v1.DistributionService/GetDeviceLink',
+                request_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.GetDeviceLinkRequest.SerializeToString,
+                response_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.GetDeviceLinkResponse.FromString,
+                _registered_method=True)
+        self.SendToDevice = channel.unary_unary(
+                '/kabinet.distribution.v1.DistributionService/SendToDevice',
+                request_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.SendToDeviceRequest.SerializeToString,
+                response_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.SendToDeviceResponse.FromString,
+                _registered_method=True)
+        self.UploadArtifact = channel.stream_unary(
+                '/kabinet.distribution.v1.DistributionService/UploadArtifact',
+                request_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.UploadArtifactRequest.SerializeToString,
+                response_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.UploadArtifactResponse.FromString,
+                _registered_method=True)
+        self.PublishRelease = channel.unary_unary(
+                '/kabinet.distribution.v1.DistributionService/PublishRelease',
+                request_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.PublishReleaseRequest.SerializeToString,
+                response_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.PublishReleaseResponse.FromString,
+                _registered_method=True)
+        self.MarkLatest = channel.unary_unary(
+                '/kabinet.distribution.v1.DistributionService/MarkLatest',
+                request_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.MarkLatestRequest.SerializeToString,
+                response_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.MarkLatestResponse.FromString,
+                _registered_method=True)
+        self.WithdrawRelease = channel.unary_unary(
+                '/kabinet.distribution.v1.DistributionService/WithdrawRelease',
+                request_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.WithdrawReleaseRequest.SerializeToString,
+                response_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.WithdrawReleaseResponse.FromString,
+                _registered_method=True)
+        self.ListReleases = channel.unary_unary(
+                '/kabinet.distribution.v1.DistributionService/ListReleases',
+                request_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListReleasesRequest.SerializeToString,
+                response_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListReleasesResponse.FromString,
                 _registered_method=True)
 
 
 class DistributionServiceServicer:
-    """DistributionService owns the installer catalog, releases, artifacts and download links.
+    """DistributionService owns the installer catalog, releases, artifacts, signed download links and
+    download records. The portal asks it what an account may download and for links; the gateway
+    asks it to authorise a link before it streams the file from the object store itself.
     """
 
-    def ListCatalog(self, request, context):
-        """ListCatalog lists the applications and their latest releases per platform.
+    def ListDownloads(self, request, context):
+        """ListDownloads lists every application with what the account may download and the
+        recommended installer for the caller's platform.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateDownloadLink(self, request, context):
+        """CreateDownloadLink signs a short-lived link to one artifact, bound to the account; refused
+        (naming the plan that includes it) without the entitlement.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AuthorizeDownload(self, request, context):
+        """AuthorizeDownload checks a link for the calling account, records the download and says which
+        object to stream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDeviceLink(self, request, context):
+        """GetDeviceLink is the page link for installing an application on another device.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SendToDevice(self, request, context):
+        """SendToDevice emails the page link for another device to the account's address.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UploadArtifact(self, request_iterator, context):
+        """Operators: UploadArtifact streams an installer into a draft release (checksum verified).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishRelease(self, request, context):
+        """Operators: PublishRelease makes a draft release downloadable and, unless asked not to, the
+        latest of its channel.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkLatest(self, request, context):
+        """Operators: MarkLatest makes a published release the latest of its channel.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithdrawRelease(self, request, context):
+        """Operators: WithdrawRelease stops a release from being offered or downloaded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReleases(self, request, context):
+        """Operators: ListReleases lists an application's releases in every state.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -56,10 +172,55 @@ class DistributionServiceServicer:
 
 def add_DistributionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'ListCatalog': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListCatalog,
-                    request_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListCatalogRequest.FromString,
-                    response_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListCatalogResponse.SerializeToString,
+            'ListDownloads': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDownloads,
+                    request_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListDownloadsRequest.FromString,
+                    response_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListDownloadsResponse.SerializeToString,
+            ),
+            'CreateDownloadLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateDownloadLink,
+                    request_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.CreateDownloadLinkRequest.FromString,
+                    response_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.CreateDownloadLinkResponse.SerializeToString,
+            ),
+            'AuthorizeDownload': grpc.unary_unary_rpc_method_handler(
+                    servicer.AuthorizeDownload,
+                    request_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.AuthorizeDownloadRequest.FromString,
+                    response_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.AuthorizeDownloadResponse.SerializeToString,
+            ),
+            'GetDeviceLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDeviceLink,
+                    request_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.GetDeviceLinkRequest.FromString,
+                    response_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.GetDeviceLinkResponse.SerializeToString,
+            ),
+            'SendToDevice': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendToDevice,
+                    request_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.SendToDeviceRequest.FromString,
+                    response_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.SendToDeviceResponse.SerializeToString,
+            ),
+            'UploadArtifact': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadArtifact,
+                    request_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.UploadArtifactRequest.FromString,
+                    response_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.UploadArtifactResponse.SerializeToString,
+            ),
+            'PublishRelease': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishRelease,
+                    request_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.PublishReleaseRequest.FromString,
+                    response_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.PublishReleaseResponse.SerializeToString,
+            ),
+            'MarkLatest': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkLatest,
+                    request_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.MarkLatestRequest.FromString,
+                    response_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.MarkLatestResponse.SerializeToString,
+            ),
+            'WithdrawRelease': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawRelease,
+                    request_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.WithdrawReleaseRequest.FromString,
+                    response_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.WithdrawReleaseResponse.SerializeToString,
+            ),
+            'ListReleases': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReleases,
+                    request_deserializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListReleasesRequest.FromString,
+                    response_serializer=kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListReleasesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -70,11 +231,13 @@ def add_DistributionServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class DistributionService:
-    """DistributionService owns the installer catalog, releases, artifacts and download links.
+    """DistributionService owns the installer catalog, releases, artifacts, signed download links and
+    download records. The portal asks it what an account may download and for links; the gateway
+    asks it to authorise a link before it streams the file from the object store itself.
     """
 
     @staticmethod
-    def ListCatalog(request,
+    def ListDownloads(request,
             target,
             options=(),
             channel_credentials=None,
@@ -87,9 +250,252 @@ class DistributionService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/kabinet.distribution.v1.DistributionService/ListCatalog',
-            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListCatalogRequest.SerializeToString,
-            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListCatalogResponse.FromString,
+            '/kabinet.distribution.v1.DistributionService/ListDownloads',
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListDownloadsRequest.SerializeToString,
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListDownloadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateDownloadLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.distribution.v1.DistributionService/CreateDownloadLink',
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.CreateDownloadLinkRequest.SerializeToString,
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.CreateDownloadLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AuthorizeDownload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.distribution.v1.DistributionService/AuthorizeDownload',
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.AuthorizeDownloadRequest.SerializeToString,
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.AuthorizeDownloadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDeviceLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.distribution.v1.DistributionService/GetDeviceLink',
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.GetDeviceLinkRequest.SerializeToString,
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.GetDeviceLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendToDevice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.distribution.v1.DistributionService/SendToDevice',
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.SendToDeviceRequest.SerializeToString,
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.SendToDeviceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadArtifact(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/kabinet.distribution.v1.DistributionService/UploadArtifact',
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.UploadArtifactRequest.SerializeToString,
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.UploadArtifactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishRelease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.distribution.v1.DistributionService/PublishRelease',
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.PublishReleaseRequest.SerializeToString,
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.PublishReleaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkLatest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.distribution.v1.DistributionService/MarkLatest',
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.MarkLatestRequest.SerializeToString,
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.MarkLatestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithdrawRelease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.distribution.v1.DistributionService/WithdrawRelease',
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.WithdrawReleaseRequest.SerializeToString,
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.WithdrawReleaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReleases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kabinet.distribution.v1.DistributionService/ListReleases',
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListReleasesRequest.SerializeToString,
+            kabinet_dot_distribution_dot_v1_dot_distribution__pb2.ListReleasesResponse.FromString,
             options,
             channel_credentials,
             insecure,

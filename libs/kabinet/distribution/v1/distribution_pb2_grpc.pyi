@@ -27,32 +27,173 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class DistributionServiceStub:
-    """DistributionService owns the installer catalog, releases, artifacts and download links."""
+    """DistributionService owns the installer catalog, releases, artifacts, signed download links and
+    download records. The portal asks it what an account may download and for links; the gateway
+    asks it to authorise a link before it streams the file from the object store itself.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> DistributionServiceAsyncStub: ...
-    ListCatalog: _grpc.UnaryUnaryMultiCallable[_distribution_pb2.ListCatalogRequest, _distribution_pb2.ListCatalogResponse]
-    """ListCatalog lists the applications and their latest releases per platform."""
+    ListDownloads: _grpc.UnaryUnaryMultiCallable[_distribution_pb2.ListDownloadsRequest, _distribution_pb2.ListDownloadsResponse]
+    """ListDownloads lists every application with what the account may download and the
+    recommended installer for the caller's platform.
+    """
+    CreateDownloadLink: _grpc.UnaryUnaryMultiCallable[_distribution_pb2.CreateDownloadLinkRequest, _distribution_pb2.CreateDownloadLinkResponse]
+    """CreateDownloadLink signs a short-lived link to one artifact, bound to the account; refused
+    (naming the plan that includes it) without the entitlement.
+    """
+    AuthorizeDownload: _grpc.UnaryUnaryMultiCallable[_distribution_pb2.AuthorizeDownloadRequest, _distribution_pb2.AuthorizeDownloadResponse]
+    """AuthorizeDownload checks a link for the calling account, records the download and says which
+    object to stream.
+    """
+    GetDeviceLink: _grpc.UnaryUnaryMultiCallable[_distribution_pb2.GetDeviceLinkRequest, _distribution_pb2.GetDeviceLinkResponse]
+    """GetDeviceLink is the page link for installing an application on another device."""
+    SendToDevice: _grpc.UnaryUnaryMultiCallable[_distribution_pb2.SendToDeviceRequest, _distribution_pb2.SendToDeviceResponse]
+    """SendToDevice emails the page link for another device to the account's address."""
+    UploadArtifact: _grpc.StreamUnaryMultiCallable[_distribution_pb2.UploadArtifactRequest, _distribution_pb2.UploadArtifactResponse]
+    """Operators: UploadArtifact streams an installer into a draft release (checksum verified)."""
+    PublishRelease: _grpc.UnaryUnaryMultiCallable[_distribution_pb2.PublishReleaseRequest, _distribution_pb2.PublishReleaseResponse]
+    """Operators: PublishRelease makes a draft release downloadable and, unless asked not to, the
+    latest of its channel.
+    """
+    MarkLatest: _grpc.UnaryUnaryMultiCallable[_distribution_pb2.MarkLatestRequest, _distribution_pb2.MarkLatestResponse]
+    """Operators: MarkLatest makes a published release the latest of its channel."""
+    WithdrawRelease: _grpc.UnaryUnaryMultiCallable[_distribution_pb2.WithdrawReleaseRequest, _distribution_pb2.WithdrawReleaseResponse]
+    """Operators: WithdrawRelease stops a release from being offered or downloaded."""
+    ListReleases: _grpc.UnaryUnaryMultiCallable[_distribution_pb2.ListReleasesRequest, _distribution_pb2.ListReleasesResponse]
+    """Operators: ListReleases lists an application's releases in every state."""
 
 @_typing.type_check_only
 class DistributionServiceAsyncStub(DistributionServiceStub):
-    """DistributionService owns the installer catalog, releases, artifacts and download links."""
+    """DistributionService owns the installer catalog, releases, artifacts, signed download links and
+    download records. The portal asks it what an account may download and for links; the gateway
+    asks it to authorise a link before it streams the file from the object store itself.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    ListCatalog: _aio.UnaryUnaryMultiCallable[_distribution_pb2.ListCatalogRequest, _distribution_pb2.ListCatalogResponse]  # type: ignore[assignment]
-    """ListCatalog lists the applications and their latest releases per platform."""
+    ListDownloads: _aio.UnaryUnaryMultiCallable[_distribution_pb2.ListDownloadsRequest, _distribution_pb2.ListDownloadsResponse]  # type: ignore[assignment]
+    """ListDownloads lists every application with what the account may download and the
+    recommended installer for the caller's platform.
+    """
+    CreateDownloadLink: _aio.UnaryUnaryMultiCallable[_distribution_pb2.CreateDownloadLinkRequest, _distribution_pb2.CreateDownloadLinkResponse]  # type: ignore[assignment]
+    """CreateDownloadLink signs a short-lived link to one artifact, bound to the account; refused
+    (naming the plan that includes it) without the entitlement.
+    """
+    AuthorizeDownload: _aio.UnaryUnaryMultiCallable[_distribution_pb2.AuthorizeDownloadRequest, _distribution_pb2.AuthorizeDownloadResponse]  # type: ignore[assignment]
+    """AuthorizeDownload checks a link for the calling account, records the download and says which
+    object to stream.
+    """
+    GetDeviceLink: _aio.UnaryUnaryMultiCallable[_distribution_pb2.GetDeviceLinkRequest, _distribution_pb2.GetDeviceLinkResponse]  # type: ignore[assignment]
+    """GetDeviceLink is the page link for installing an application on another device."""
+    SendToDevice: _aio.UnaryUnaryMultiCallable[_distribution_pb2.SendToDeviceRequest, _distribution_pb2.SendToDeviceResponse]  # type: ignore[assignment]
+    """SendToDevice emails the page link for another device to the account's address."""
+    UploadArtifact: _aio.StreamUnaryMultiCallable[_distribution_pb2.UploadArtifactRequest, _distribution_pb2.UploadArtifactResponse]  # type: ignore[assignment]
+    """Operators: UploadArtifact streams an installer into a draft release (checksum verified)."""
+    PublishRelease: _aio.UnaryUnaryMultiCallable[_distribution_pb2.PublishReleaseRequest, _distribution_pb2.PublishReleaseResponse]  # type: ignore[assignment]
+    """Operators: PublishRelease makes a draft release downloadable and, unless asked not to, the
+    latest of its channel.
+    """
+    MarkLatest: _aio.UnaryUnaryMultiCallable[_distribution_pb2.MarkLatestRequest, _distribution_pb2.MarkLatestResponse]  # type: ignore[assignment]
+    """Operators: MarkLatest makes a published release the latest of its channel."""
+    WithdrawRelease: _aio.UnaryUnaryMultiCallable[_distribution_pb2.WithdrawReleaseRequest, _distribution_pb2.WithdrawReleaseResponse]  # type: ignore[assignment]
+    """Operators: WithdrawRelease stops a release from being offered or downloaded."""
+    ListReleases: _aio.UnaryUnaryMultiCallable[_distribution_pb2.ListReleasesRequest, _distribution_pb2.ListReleasesResponse]  # type: ignore[assignment]
+    """Operators: ListReleases lists an application's releases in every state."""
 
 class DistributionServiceServicer(metaclass=_abc_1.ABCMeta):
-    """DistributionService owns the installer catalog, releases, artifacts and download links."""
+    """DistributionService owns the installer catalog, releases, artifacts, signed download links and
+    download records. The portal asks it what an account may download and for links; the gateway
+    asks it to authorise a link before it streams the file from the object store itself.
+    """
 
     @_abc_1.abstractmethod
-    def ListCatalog(
+    def ListDownloads(
         self,
-        request: _distribution_pb2.ListCatalogRequest,
+        request: _distribution_pb2.ListDownloadsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_distribution_pb2.ListCatalogResponse, _abc.Awaitable[_distribution_pb2.ListCatalogResponse]]:
-        """ListCatalog lists the applications and their latest releases per platform."""
+    ) -> _typing.Union[_distribution_pb2.ListDownloadsResponse, _abc.Awaitable[_distribution_pb2.ListDownloadsResponse]]:
+        """ListDownloads lists every application with what the account may download and the
+        recommended installer for the caller's platform.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateDownloadLink(
+        self,
+        request: _distribution_pb2.CreateDownloadLinkRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_distribution_pb2.CreateDownloadLinkResponse, _abc.Awaitable[_distribution_pb2.CreateDownloadLinkResponse]]:
+        """CreateDownloadLink signs a short-lived link to one artifact, bound to the account; refused
+        (naming the plan that includes it) without the entitlement.
+        """
+
+    @_abc_1.abstractmethod
+    def AuthorizeDownload(
+        self,
+        request: _distribution_pb2.AuthorizeDownloadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_distribution_pb2.AuthorizeDownloadResponse, _abc.Awaitable[_distribution_pb2.AuthorizeDownloadResponse]]:
+        """AuthorizeDownload checks a link for the calling account, records the download and says which
+        object to stream.
+        """
+
+    @_abc_1.abstractmethod
+    def GetDeviceLink(
+        self,
+        request: _distribution_pb2.GetDeviceLinkRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_distribution_pb2.GetDeviceLinkResponse, _abc.Awaitable[_distribution_pb2.GetDeviceLinkResponse]]:
+        """GetDeviceLink is the page link for installing an application on another device."""
+
+    @_abc_1.abstractmethod
+    def SendToDevice(
+        self,
+        request: _distribution_pb2.SendToDeviceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_distribution_pb2.SendToDeviceResponse, _abc.Awaitable[_distribution_pb2.SendToDeviceResponse]]:
+        """SendToDevice emails the page link for another device to the account's address."""
+
+    @_abc_1.abstractmethod
+    def UploadArtifact(
+        self,
+        request_iterator: _MaybeAsyncIterator[_distribution_pb2.UploadArtifactRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_distribution_pb2.UploadArtifactResponse, _abc.Awaitable[_distribution_pb2.UploadArtifactResponse]]:
+        """Operators: UploadArtifact streams an installer into a draft release (checksum verified)."""
+
+    @_abc_1.abstractmethod
+    def PublishRelease(
+        self,
+        request: _distribution_pb2.PublishReleaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_distribution_pb2.PublishReleaseResponse, _abc.Awaitable[_distribution_pb2.PublishReleaseResponse]]:
+        """Operators: PublishRelease makes a draft release downloadable and, unless asked not to, the
+        latest of its channel.
+        """
+
+    @_abc_1.abstractmethod
+    def MarkLatest(
+        self,
+        request: _distribution_pb2.MarkLatestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_distribution_pb2.MarkLatestResponse, _abc.Awaitable[_distribution_pb2.MarkLatestResponse]]:
+        """Operators: MarkLatest makes a published release the latest of its channel."""
+
+    @_abc_1.abstractmethod
+    def WithdrawRelease(
+        self,
+        request: _distribution_pb2.WithdrawReleaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_distribution_pb2.WithdrawReleaseResponse, _abc.Awaitable[_distribution_pb2.WithdrawReleaseResponse]]:
+        """Operators: WithdrawRelease stops a release from being offered or downloaded."""
+
+    @_abc_1.abstractmethod
+    def ListReleases(
+        self,
+        request: _distribution_pb2.ListReleasesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_distribution_pb2.ListReleasesResponse, _abc.Awaitable[_distribution_pb2.ListReleasesResponse]]:
+        """Operators: ListReleases lists an application's releases in every state."""
 
 def add_DistributionServiceServicer_to_server(servicer: DistributionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,262 @@
+"""Downloads through the gateway, compared with reading the same file from disk, and signed-link
+issuance.
+
+Starts PostgreSQL, NATS and an SMTP sink from the wheels, then identity, subscription,
+distribution and the gateway as real processes (``python -m ...``), the gateway pinned to one CPU
+and this process to the other. A Plus subscriber is made the real way (register, activate, a code
+issued over IssueCodes and redeemed); an operator uploads a 64 MiB installer (UploadArtifact) and
+publishes it. Then, in the same run:
+
+* reading the installer's file from the local object store with ``os.read`` (1 MiB chunks, page
+  cache warm), the reference;
+* downloading it through the gateway (``GET /api/v1/downloads/file?sig=...`` with the bearer
+  token; distribution authorises and records each download, the gateway streams the file from the
+  store), one connection at a time, every byte read by this process: the ratio to the reference
+  is the figure (goal ≥ 70%);
+* ``POST /api/v1/downloads/links`` with 16 in flight: signed links issued per second.
+
+Run with ``python -m bench.downloads`` (or ``make bench``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import grpc
+import httpx
+
+from bench.common import Row, closed_loop, latency_row, pinned_process, server_and_load_cpus
+from kabinet.devstack.mailbox import Mailbox
+from kabinet.devstack.nats import EmbeddedNats
+from kabinet.devstack.ports import free_port, wait_for_port
+from kabinet.devstack.postgres import EmbeddedPostgres
+from kabinet.devstack.smtp import SmtpSink
+from kabinet.distribution.v1 import distribution_pb2 as dpb
+from kabinet.distribution.v1 import distribution_pb2_grpc
+from kabinet.subscription.v1 import subscription_pb2 as spb
+from kabinet.subscription.v1 import subscription_pb2_grpc
+
+SIZE = 64 * 1024 * 1024
+CHUNK = 1024 * 1024
+ROUNDS = 6
+LINKS = 2000
+PASSWORD = "Vesna-Kuku-2024"
+SERVICES = ("identity", "subscription", "distribution")
+
+
+async def _subscriber(base: str, mailbox: Mailbox, subscription_addr: str) -> str:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        email = "bench-downloads@example.com"
+        body = {"email": email, "password": PASSWORD, "language": "en"}
+        (await http.post("/api/v1/auth/register", json=body)).raise_for_status()
+        message = await mailbox.wait_for(email, timeout=30)
+        token = parse_qs(urlsplit(message.links[0]).query)["token"][0]
+        (await http.post("/api/v1/auth/activate", json={"token": token})).raise_for_status()
+        reply = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+        reply.raise_for_status()
+        auth = {"authorization": f"Bearer {reply.json()['access_token']}"}
+        async with grpc.aio.insecure_channel(subscription_addr) as channel:
+            stub: Any = subscription_pb2_grpc.SubscriptionServiceStub(channel)
+            issued = await stub.IssueCodes(
+                spb.IssueCodesRequest(plan_id="plus", devices=1, term_months=12, count=1),
+                timeout=10,
+            )
+        added = await http.post(
+            "/api/v1/subscriptions/codes", json={"code": issued.codes[0]}, headers=auth
+        )
+        added.raise_for_status()
+        return str(reply.json()["access_token"])
+
+
+async def _publish(distribution_addr: str, data: bytes) -> str:
+    async def parts() -> AsyncIterator[dpb.UploadArtifactRequest]:
+        yield dpb.UploadArtifactRequest(
+            header=dpb.UploadHeader(
+                application_id="vpn",
+                version="99.0.0",
+                channel=dpb.CHANNEL_STABLE,
+                platform=dpb.PLATFORM_WINDOWS,
+                language="multi",
+                file_name="kabinet-vpn-99.0.0-setup.exe",
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+        )
+        for offset in range(0, len(data), CHUNK):
+            yield dpb.UploadArtifactRequest(chunk=data[offset : offset + CHUNK])
+
+    async with grpc.aio.insecure_channel(distribution_addr) as channel:
+        stub: Any = distribution_pb2_grpc.DistributionServiceStub(channel)
+        uploaded = await stub.UploadArtifact(parts(), timeout=120)
+        await stub.PublishRelease(
+            dpb.PublishReleaseRequest(release_id=uploaded.release.id), timeout=10
+        )
+        return str(uploaded.artifact.id)
+
+
+def _read_file(path: Path) -> int:
+    total = 0
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while chunk := os.read(fd, CHUNK):
+            total += len(chunk)
+    finally:
+        os.close(fd)
+    return total
+
+
+def _download_blocking(port: int, target: str, token: str) -> int:
+    """One GET on a fresh connection, every body byte read into a reused buffer (as a client
+    saving to disk would, and like the disk reference, without a copy per chunk)."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            (
+                f"GET {target} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
+        )
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        received = sock.recv_into(view)
+        head_end = bytes(buffer[:received]).find(b"\r\n\r\n")
+        while head_end < 0:  # the head came in pieces
+            more = sock.recv(CHUNK)
+            buffer[received : received + len(more)] = more
+            received += len(more)
+            head_end = bytes(buffer[:received]).find(b"\r\n\r\n")
+        if not buffer.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(bytes(buffer[:200]).decode(errors="replace"))
+        total = received - head_end - 4
+        while count := sock.recv_into(view):
+            total += count
+        return total
+
+
+async def _download(port: int, target: str, token: str) -> int:
+    return await asyncio.to_thread(_download_blocking, port, target, token)
+
+
+def _mb_per_s(nbytes: int, seconds: float) -> float:
+    return round(nbytes / seconds / 1e6, 1)
+
+
+async def _measure(base: str, port: int, token: str, artifact_id: str, file: Path) -> list[Row]:
+    auth = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        reply = await http.post(
+            "/api/v1/downloads/links", json={"artifact_id": artifact_id}, headers=auth
+        )
+        reply.raise_for_status()
+        target = urlsplit(reply.json()["url"])
+        path = f"{target.path}?{target.query}"
+
+        assert _read_file(file) == SIZE  # warm the page cache
+        assert await _download(port, path, token) == SIZE
+        disk: list[float] = []
+        gateway: list[float] = []
+        for _ in range(ROUNDS):  # interleaved, so both see the same machine
+            started = time.perf_counter()
+            _read_file(file)
+            disk.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            await _download(port, path, token)
+            gateway.append(time.perf_counter() - started)
+        disk_rate = _mb_per_s(SIZE * ROUNDS, sum(disk))
+        gateway_rate = _mb_per_s(SIZE * ROUNDS, sum(gateway))
+
+        async def issue() -> None:
+            answer = await http.post(
+                "/api/v1/downloads/links", json={"artifact_id": artifact_id}, headers=auth
+            )
+            answer.raise_for_status()
+
+        await closed_loop(issue, count=100, concurrency=16)  # warm up
+        latencies, elapsed = await closed_loop(issue, count=LINKS, concurrency=16)
+    return [
+        {"measure": "read the 64 MiB file from disk (os.read, 1 MiB)", "MB_per_s": disk_rate},
+        {
+            "measure": "download it through the gateway (1 connection)",
+            "MB_per_s": gateway_rate,
+            "vs_disk": f"{100 * gateway_rate / disk_rate:.0f}%",
+        },
+        latency_row(
+            "signed download links issued (POST /api/v1/downloads/links, 16 in flight)",
+            latencies,
+            elapsed,
+        ),
+    ]
+
+
+def run() -> list[Row]:
+    """Measure and return the table rows."""
+    gateway_cpus, other_cpus = server_and_load_cpus()
+    with tempfile.TemporaryDirectory(prefix="kabinet-bench-") as scratch:
+        root = Path(scratch)
+        postgres = EmbeddedPostgres(root / "pg", free_port(), log=subprocess.DEVNULL)
+        nats = EmbeddedNats(root / "nats", free_port(), free_port(), log=subprocess.DEVNULL)
+        sink = SmtpSink(root / "mail", "127.0.0.1", free_port())
+        postgres.start()
+        try:
+            nats.start()
+            sink.start()
+            postgres.create_database("kabinet")
+            gateway_port = free_port()
+            addresses = {name: f"127.0.0.1:{free_port()}" for name in SERVICES}
+            env = {
+                **os.environ,
+                "KABINET_DATABASE_URL": postgres.database_url("kabinet"),
+                "KABINET_NATS_URL": nats.url,
+                "KABINET_SMTP_URL": sink.url,
+                "KABINET_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
+                "KABINET_GATEWAY_PORT": str(gateway_port),
+                "KABINET_OBJECTSTORE_DIR": str(root / "objects"),
+                "KABINET_DISTRIBUTION_LINK_SECRET": os.urandom(32).hex(),
+                "KABINET_LOG_LEVEL": "WARNING",
+                "KABINET_TELEMETRY": "none",
+                **{f"KABINET_{name.upper()}_ADDR": addr for name, addr in addresses.items()},
+            }
+            with contextlib.ExitStack() as processes:
+                for name in SERVICES:
+                    processes.enter_context(
+                        pinned_process([sys.executable, "-m", name], env, other_cpus)
+                    )
+                processes.enter_context(
+                    pinned_process([sys.executable, "-m", "gateway"], env, gateway_cpus)
+                )
+                for addr in addresses.values():
+                    wait_for_port("127.0.0.1", int(addr.rpartition(":")[2]), 60)
+                wait_for_port("127.0.0.1", gateway_port, 60)
+                base = f"http://127.0.0.1:{gateway_port}"
+                os.sched_setaffinity(0, other_cpus)
+                token = asyncio.run(
+                    _subscriber(base, Mailbox(root / "mail"), addresses["subscription"])
+                )
+                data = os.urandom(SIZE)
+                artifact_id = asyncio.run(_publish(addresses["distribution"], data))
+                [file] = [
+                    p
+                    for p in (root / "objects" / "objects").rglob("*.exe")
+                    if p.stat().st_size == SIZE
+                ]
+                return asyncio.run(_measure(base, gateway_port, token, artifact_id, file))
+        finally:
+            sink.stop()
+            nats.stop()
+            postgres.stop()
+
+
+if __name__ == "__main__":
+    from bench.common import print_table
+
+    print_table("Downloads through the gateway", run())

@@ -1,0 +1,1 @@
+"""Distribution's rules: the catalog, releases, entitlement-gated signed links."""
