@@ -1,4 +1,5 @@
-"""Server-rendered HTML pages of the gateway: one layout and one set of security headers."""
+"""Script-free pages of the gateway (emailed links, OpenID sign-in and consent, device approval,
+the development mailbox): the portal's stylesheet, one layout and one set of security headers."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ from litestar import Response
 _LAYOUT = """<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-table{{border-collapse:collapse;width:100%}}td,th{{text-align:left;padding:.4rem;
-border-bottom:1px solid #ddd}}pre{{white-space:pre-wrap;background:#f6f6f6;padding:1rem}}</style>
-</head><body>{body}</body></html>"""
+<link rel="stylesheet" href="/static/portal.css">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+</head><body><header class="top"><a class="brand" href="/">Kabinet</a></header>
+<main class="plain">{body}</main></body></html>"""
 
 # No scripts at all, no framing, no referrer: these pages may show links that carry tokens.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+        "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none';"
+        " base-uri 'none'"
     ),
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",

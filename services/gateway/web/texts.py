@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-TEXTS: dict[str, dict[str, str]] = {
+_PORTAL: dict[str, dict[str, str]] = {
     "en": {
         "brand": "Kabinet",
         "skip": "Skip to the content",
@@ -162,3 +162,22 @@ PROVIDER_LABELS = {
     "yandex": "Яндекс ID",
     "vk": "VK ID",
 }
+
+
+def merge(*parts: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """One table of words from each area's (every key in both languages, none defined twice)."""
+    merged: dict[str, dict[str, str]] = {"en": {}, "ru": {}}
+    for part in parts:
+        if part["en"].keys() != part["ru"].keys():
+            raise ValueError(
+                f"words missing in one language: {part['en'].keys() ^ part['ru'].keys()}"
+            )
+        clash = merged["en"].keys() & part["en"].keys()
+        if clash:
+            raise ValueError(f"words defined twice: {sorted(clash)}")
+        for language in ("en", "ru"):
+            merged[language].update(part[language])
+    return merged
+
+
+TEXTS = merge(_PORTAL)

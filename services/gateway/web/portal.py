@@ -1,0 +1,166 @@
+"""The person's own pages: front page, sign-up, sign-in, password reset request, account, and
+the language switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import Cookie, State
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from gateway.controllers.social import region_hint
+from gateway.web.rendering import (
+    LANGUAGE_COOKIE,
+    LANGUAGE_COOKIE_MAX_AGE,
+    page_language,
+    principal_of,
+    render_page,
+    safe_next,
+    shown_error,
+    when,
+)
+from gateway.web.texts import PROVIDER_LABELS
+from kabinet.identity.v1 import federation_pb2, identity_pb2
+from kabinet.messages import LANGUAGES
+
+
+class PortalController(Controller):
+    """Pages a person uses in a browser; the data they change goes through /api/v1."""
+
+    include_in_schema = False
+
+    @get("/")
+    async def home(self, request: Request[Any, Any, Any], state: State) -> Template:
+        signed_in = await principal_of(request, state) is not None
+        return render_page(request, state, "home.html", "home", signed_in=signed_in)
+
+    @get("/signup")
+    async def signup(self, request: Request[Any, Any, Any], state: State) -> Template:
+        return render_page(request, state, "signup.html", "signup", signed_in=False)
+
+    @get("/signup/check-email")
+    async def check_email(self, request: Request[Any, Any, Any], state: State) -> Template:
+        return render_page(request, state, "check_email.html", "signup", signed_in=False)
+
+    async def _providers(
+        self, request: Request[Any, Any, Any], state: State, account_id: str = ""
+    ) -> list[str]:
+        """The social sign-ins offered to this caller (region rules decided by identity)."""
+        reply = await state.clients.federation.ListSocialProviders(
+            federation_pb2.ListSocialProvidersRequest(
+                region_hint=region_hint(request, state), account_id=account_id
+            )
+        )
+        return list(reply.providers)
+
+    @get("/signin")
+    async def signin(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        next: FromQuery[str | None] = None,
+        error: FromQuery[str | None] = None,
+    ) -> Template:
+        target = safe_next(next)
+        return render_page(
+            request,
+            state,
+            "signin.html",
+            "signin",
+            signed_in=False,
+            next=target,
+            error=shown_error(error, page_language(request)),
+            providers=[
+                {"name": p, "label": PROVIDER_LABELS[p]}
+                for p in await self._providers(request, state)
+                if p in PROVIDER_LABELS
+            ],
+        )
+
+    @get("/forgot-password")
+    async def forgot_password(self, request: Request[Any, Any, Any], state: State) -> Template:
+        return render_page(request, state, "forgot.html", "signin", signed_in=False)
+
+    @get("/account")
+    async def account(
+        self, request: Request[Any, Any, Any], state: State, error: FromQuery[str | None] = None
+    ) -> Template | Redirect:
+        principal = await principal_of(request, state)
+        if principal is None:
+            return Redirect("/signin?next=/account")
+        identity = state.clients.identity
+        account = (
+            await identity.GetAccount(
+                identity_pb2.GetAccountRequest(account_id=principal.account_id)
+            )
+        ).account
+        sessions = (
+            await identity.ListSessions(
+                identity_pb2.ListSessionsRequest(
+                    account_id=principal.account_id, current_session_id=principal.session_id
+                )
+            )
+        ).sessions
+        linked = (
+            await state.clients.federation.ListLinkedIdentities(
+                federation_pb2.ListLinkedIdentitiesRequest(account_id=principal.account_id)
+            )
+        ).identities
+        linked_names = {i.provider for i in linked}
+        offered = await self._providers(request, state, principal.account_id)
+        return render_page(
+            request,
+            state,
+            "account.html",
+            "account",
+            signed_in=True,
+            error=shown_error(error, page_language(request)),
+            account=account,
+            linked=[
+                {
+                    "name": i.provider,
+                    "label": PROVIDER_LABELS.get(i.provider, i.provider),
+                    "email": i.email,
+                }
+                for i in linked
+            ],
+            linkable=[
+                {"name": p, "label": PROVIDER_LABELS[p]}
+                for p in offered
+                if p in PROVIDER_LABELS and p not in linked_names
+            ],
+            sessions=[
+                {
+                    "id": s.id,
+                    "user_agent": s.user_agent,
+                    "ip": s.ip,
+                    "created_at": when(s.created_at),
+                    "current": s.current,
+                }
+                for s in sessions
+            ],
+        )
+
+    @get("/language/{code:str}")
+    async def choose_language(
+        self, code: FromPath[str], next: FromQuery[str | None] = None
+    ) -> Response[None]:
+        """Remember the language in a cookie and go back where the person was."""
+        target = safe_next(next, default="/")
+        if code not in LANGUAGES:
+            return Redirect(target)
+        return Redirect(
+            target,
+            cookies=[
+                Cookie(
+                    key=LANGUAGE_COOKIE,
+                    value=code,
+                    max_age=LANGUAGE_COOKIE_MAX_AGE,
+                    path="/",
+                    samesite="lax",
+                    httponly=True,
+                )
+            ],
+        )
