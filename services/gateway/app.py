@@ -55,6 +55,7 @@ from gateway.edge import EdgeMiddleware, EdgePolicy
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.revocations import RevocationFeed
 from gateway.web import PortalController, static_router, template_config
+from gateway.web.commerce import CommercePagesController
 from kabinet.objectstore.config import open_store
 from kabinet.telemetry import tracing_enabled
 
@@ -101,6 +102,7 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
 
     handlers: list[Any] = [
         PortalController,
+        CommercePagesController,
         static_router(),
         LinkPagesController,
         HealthController,

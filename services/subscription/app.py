@@ -68,7 +68,8 @@ def wire(
         store,
         clock,
         provider,
-        f"{settings.common.public_url.rstrip('/')}/api/v1/orders",
+        # The buyer comes back to the portal's order page (it follows the payment's outcome).
+        f"{settings.common.public_url.rstrip('/')}/orders",
         grace,
     )
     return Wired(

@@ -119,7 +119,7 @@ async def test_an_unknown_buyer_pays_gets_an_account_sets_a_password_and_has_the
     assert order["amount_minor"] > 0
     paid = await _pay(str(order["payment_url"]), APPROVED)
     assert paid.status_code == 303
-    assert paid.headers["location"].endswith(f"/api/v1/orders/{order['id']}")
+    assert paid.headers["location"].endswith(f"/orders/{order['id']}")
 
     done = await _wait_status(http, str(order["id"]), "completed")
     assert done["subscription_id"]

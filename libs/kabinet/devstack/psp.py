@@ -273,6 +273,11 @@ def _handler_for(psp: SandboxPsp) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             parts = self.path.split("?")[0].strip("/").split("/")
+            if parts == ["favicon.ico"]:  # browsers ask; a 404 would be a console error
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if len(parts) == 2 and parts[0] == "pay" and parts[1] in psp.payments:
                 payment = psp.payments[parts[1]]
                 if payment.status != "pending":

@@ -90,7 +90,7 @@ def _artifact(a: pb.Artifact) -> ArtifactOut:
     )
 
 
-def _application(app: pb.Application, language: str) -> ApplicationOut:
+def application_out(app: pb.Application, language: str) -> ApplicationOut:
     plan = app.required_plan if app.HasField("required_plan") else None
     recommended = app.recommended if app.HasField("recommended") else None
     version = next((r.version for r in app.releases if r.id == app.recommended_release_id), "")
@@ -201,7 +201,7 @@ class DownloadsController(Controller):
         )
         return DownloadsOut(
             platform=_PLATFORM_NAMES.get(reply.platform, ""),
-            applications=[_application(a, language) for a in reply.applications],
+            applications=[application_out(a, language) for a in reply.applications],
         )
 
     @post("/links", status_code=200, summary="A signed download link (minutes) for one installer")

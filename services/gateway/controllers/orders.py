@@ -20,7 +20,7 @@ from litestar.params import FromPath, JSONBody
 
 from gateway.auth import Principal, check_csrf
 from gateway.clients import ServiceClients
-from gateway.controllers.subscriptions import _iso, _subscription
+from gateway.controllers.subscriptions import _iso, subscription_out
 from gateway.schemas import Subscription
 from gateway.subscription_schemas import (
     AutoRenewBody,
@@ -50,7 +50,7 @@ _OUTCOME = {
 IDEMPOTENCY_HEADER = "idempotency-key"
 
 
-def _order(order: pb.Order) -> Order:
+def order_out(order: pb.Order) -> Order:
     return Order(
         id=order.id,
         status=_ORDER_STATUS.get(order.status, "unknown"),
@@ -100,14 +100,14 @@ class OrdersController(Controller):
                 account_id=principal.account_id if principal else "",
             )
         )
-        return _order(reply.order)
+        return order_out(reply.order)
 
     @get("/{order_id:str}", summary="An order's status")
     async def get_order(
         self, order_id: FromPath[str], clients: NamedDependency[ServiceClients]
     ) -> Order:
         reply = await clients.subscription.GetOrder(pb.GetOrderRequest(order_id=order_id[:64]))
-        return _order(reply.order)
+        return order_out(reply.order)
 
 
 class PaymentWebhooksController(Controller):
@@ -188,7 +188,7 @@ class SubscriptionActionsController(Controller):
                 buyer_email=account.account.email,
             )
         )
-        return _order(reply.order)
+        return order_out(reply.order)
 
     @put("/auto-renew", summary="Automatic renewal on or off")
     async def auto_renew(
@@ -205,7 +205,7 @@ class SubscriptionActionsController(Controller):
                 auto_renew=data.auto_renew,
             )
         )
-        return _subscription(reply.subscription)
+        return subscription_out(reply.subscription)
 
     @post("/cancel", status_code=200, summary="Cancel the subscription")
     async def cancel(
@@ -219,7 +219,7 @@ class SubscriptionActionsController(Controller):
                 account_id=principal.account_id, subscription_id=subscription_id[:64]
             )
         )
-        return _subscription(reply.subscription)
+        return subscription_out(reply.subscription)
 
     @get("/devices", summary="The devices the subscription protects")
     async def devices(

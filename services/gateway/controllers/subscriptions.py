@@ -34,7 +34,7 @@ def _iso(ts: object) -> str:
     return ts.ToDatetime().isoformat() + "Z" if seconds else ""  # type: ignore[attr-defined]
 
 
-def _plan(plan: pb.Plan, language: str) -> Plan:
+def plan_out(plan: pb.Plan, language: str) -> Plan:
     return Plan(
         id=plan.id,
         tier=_TIER.get(plan.tier, "unknown"),
@@ -54,7 +54,7 @@ def _plan(plan: pb.Plan, language: str) -> Plan:
     )
 
 
-def _subscription(sub: pb.Subscription, renewed: bool = False) -> Subscription:
+def subscription_out(sub: pb.Subscription, renewed: bool = False) -> Subscription:
     return Subscription(
         id=sub.id,
         plan_id=sub.plan_id,
@@ -91,7 +91,7 @@ class PlansController(Controller):
         region: FromQuery[str] = "",
     ) -> list[Plan]:
         reply = await clients.subscription.ListPlans(pb.ListPlansRequest(region=region[:8]))
-        return [_plan(p, language) for p in reply.plans]
+        return [plan_out(p, language) for p in reply.plans]
 
 
 class SubscriptionsController(Controller):
@@ -106,7 +106,7 @@ class SubscriptionsController(Controller):
         reply = await clients.subscription.ListSubscriptions(
             pb.ListSubscriptionsRequest(account_id=principal.account_id)
         )
-        return [_subscription(s) for s in reply.subscriptions]
+        return [subscription_out(s) for s in reply.subscriptions]
 
     @post(
         "/codes", status_code=200, summary="Add an activation code: a new or renewed subscription"
@@ -120,7 +120,7 @@ class SubscriptionsController(Controller):
         reply = await clients.subscription.RedeemCode(
             pb.RedeemCodeRequest(account_id=principal.account_id, code=data.code)
         )
-        return _subscription(reply.subscription, reply.renewed)
+        return subscription_out(reply.subscription, reply.renewed)
 
 
 class EntitlementsController(Controller):

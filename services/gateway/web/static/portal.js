@@ -1,5 +1,7 @@
 // The portal's only script: forms marked data-api are sent to the JSON API, and password fields
 // marked data-password-rules show which rules the password still breaks while it is typed.
+// Fields: a checked radio with data-json adds its JSON value's members; data-type="int" sends a
+// number; data-idempotency-key on the form becomes the Idempotency-Key header.
 "use strict";
 
 (function () {
@@ -14,8 +16,9 @@
     return "";
   }
 
-  function callApi(url, method, body) {
+  function callApi(url, method, body, idempotencyKey) {
     var headers = { "Accept": "application/json", "Accept-Language": document.documentElement.lang };
+    if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
     var token = csrfToken();
     if (token) headers["X-CSRF-Token"] = token;
     var init = { method: method, headers: headers, credentials: "same-origin" };
@@ -35,7 +38,10 @@
     var fields = form.querySelectorAll("input[name], select[name], textarea[name]");
     for (var i = 0; i < fields.length; i++) {
       var field = fields[i];
-      if (field.type === "checkbox") body[field.name] = field.checked;
+      if (field.type === "radio" && !field.checked) continue;
+      if (field.dataset.json !== undefined) Object.assign(body, JSON.parse(field.value));
+      else if (field.type === "checkbox") body[field.name] = field.checked;
+      else if (field.dataset.type === "int") body[field.name] = parseInt(field.value, 10);
       else if (field.value !== "" || field.type === "hidden") body[field.name] = field.value;
     }
     return body;
@@ -80,7 +86,7 @@
     if (button) button.disabled = true;
     var method = (form.dataset.method || "POST").toUpperCase();
     var body = method === "DELETE" ? null : formBody(form);
-    callApi(form.dataset.api, method, body).then(function (result) {
+    callApi(form.dataset.api, method, body, form.dataset.idempotencyKey).then(function (result) {
       if (button) button.disabled = false;
       if (!result.ok) { showProblem(form, result.data); return; }
       if (form.dataset.follow && result.data && result.data[form.dataset.follow]) {
