@@ -38,6 +38,7 @@ import grpc
 import httpx
 
 from bench.common import Row, closed_loop, latency_row, pinned_process, server_and_load_cpus
+from kabinet.auth.operator import operator_metadata
 from kabinet.devstack.mailbox import Mailbox
 from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import free_port, wait_for_port
@@ -45,6 +46,7 @@ from kabinet.devstack.postgres import EmbeddedPostgres
 from kabinet.devstack.smtp import SmtpSink
 from kabinet.distribution.v1 import distribution_pb2 as dpb
 from kabinet.distribution.v1 import distribution_pb2_grpc
+from kabinet.settings import CommonSettings
 from kabinet.subscription.v1 import subscription_pb2 as spb
 from kabinet.subscription.v1 import subscription_pb2_grpc
 
@@ -56,7 +58,9 @@ PASSWORD = "Vesna-Kuku-2024"
 SERVICES = ("identity", "subscription", "distribution")
 
 
-async def _subscriber(base: str, mailbox: Mailbox, subscription_addr: str) -> str:
+async def _subscriber(
+    base: str, mailbox: Mailbox, subscription_addr: str, operator: tuple[tuple[str, str]]
+) -> str:
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         email = "bench-downloads@example.com"
         body = {"email": email, "password": PASSWORD, "language": "en"}
@@ -72,6 +76,7 @@ async def _subscriber(base: str, mailbox: Mailbox, subscription_addr: str) -> st
             issued = await stub.IssueCodes(
                 spb.IssueCodesRequest(plan_id="plus", devices=1, term_months=12, count=1),
                 timeout=10,
+                metadata=operator,
             )
         added = await http.post(
             "/api/v1/subscriptions/codes", json={"code": issued.codes[0]}, headers=auth
@@ -80,7 +85,7 @@ async def _subscriber(base: str, mailbox: Mailbox, subscription_addr: str) -> st
         return str(reply.json()["access_token"])
 
 
-async def _publish(distribution_addr: str, data: bytes) -> str:
+async def _publish(distribution_addr: str, data: bytes, operator: tuple[tuple[str, str]]) -> str:
     async def parts() -> AsyncIterator[dpb.UploadArtifactRequest]:
         yield dpb.UploadArtifactRequest(
             header=dpb.UploadHeader(
@@ -98,9 +103,11 @@ async def _publish(distribution_addr: str, data: bytes) -> str:
 
     async with grpc.aio.insecure_channel(distribution_addr) as channel:
         stub: Any = distribution_pb2_grpc.DistributionServiceStub(channel)
-        uploaded = await stub.UploadArtifact(parts(), timeout=120)
+        uploaded = await stub.UploadArtifact(parts(), timeout=120, metadata=operator)
         await stub.PublishRelease(
-            dpb.PublishReleaseRequest(release_id=uploaded.release.id), timeout=10
+            dpb.PublishReleaseRequest(release_id=uploaded.release.id),
+            timeout=10,
+            metadata=operator,
         )
         return str(uploaded.artifact.id)
 
@@ -239,11 +246,20 @@ def run() -> list[Row]:
                 wait_for_port("127.0.0.1", gateway_port, 60)
                 base = f"http://127.0.0.1:{gateway_port}"
                 os.sched_setaffinity(0, other_cpus)
+                # Issuing codes and publishing are for operators: a token signed with
+                # identity's key, as kabinet-admin makes it.
+                operator = asyncio.run(
+                    operator_metadata(
+                        env["KABINET_DATABASE_URL"],
+                        issuer=env["KABINET_PUBLIC_URL"],
+                        audience=CommonSettings().api_audience,
+                    )
+                )
                 token = asyncio.run(
-                    _subscriber(base, Mailbox(root / "mail"), addresses["subscription"])
+                    _subscriber(base, Mailbox(root / "mail"), addresses["subscription"], operator)
                 )
                 data = os.urandom(SIZE)
-                artifact_id = asyncio.run(_publish(addresses["distribution"], data))
+                artifact_id = asyncio.run(_publish(addresses["distribution"], data, operator))
                 [file] = [
                     p
                     for p in (root / "objects" / "objects").rglob("*.exe")

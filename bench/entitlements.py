@@ -1,7 +1,8 @@
 """CheckEntitlement through the subscription service, on one core.
 
 Starts PostgreSQL (durable, as ``make run`` does) and NATS in a temporary directory, and the
-subscription service as a subprocess (``python -m subscription``) pinned to one CPU. The client
+subscription service as a subprocess (``python -m subscription``) pinned to one CPU, and
+identity, whose key signs the operator token that issuing the codes needs. The client
 runs in this process, pinned to another CPU when there is one. 500 accounts get a Plus
 subscription by redeeming issued codes; the calls then ask about a random account and a feature
 it has (``vpn``) or lacks (``parental_control``, answered with the tier that has it), half each:
@@ -30,12 +31,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import grpc
 
 from bench.common import Row, closed_loop, latency_row, print_table
+from kabinet.auth.operator import operator_metadata
 from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import free_port
 from kabinet.devstack.postgres import EmbeddedPostgres
+from kabinet.settings import CommonSettings
 from kabinet.subscription.v1 import subscription_pb2 as pb
 from kabinet.subscription.v1 import subscription_pb2_grpc
 
@@ -107,12 +111,28 @@ async def _wait_serving(stub: Any, service: Any, log: Path) -> None:
             await asyncio.sleep(0.2)
 
 
-async def _client_measures(address: str, service: Any, log: Path) -> list[Row]:
+async def _operator(database_url: str) -> tuple[tuple[str, str]]:
+    """An operator token signed with identity's key, once identity has made one."""
+    common = CommonSettings()
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return await operator_metadata(
+                database_url, issuer=common.issuer, audience=common.api_audience
+            )
+        except (asyncpg.PostgresError, LookupError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def _client_measures(address: str, service: Any, log: Path, database_url: str) -> list[Row]:
     async with grpc.aio.insecure_channel(address) as channel:
         stub = subscription_pb2_grpc.SubscriptionServiceStub(channel)
         await _wait_serving(stub, service, log)
         issued = await stub.IssueCodes(
-            pb.IssueCodesRequest(plan_id="plus", devices=3, term_months=12, count=ACCOUNTS)
+            pb.IssueCodesRequest(plan_id="plus", devices=3, term_months=12, count=ACCOUNTS),
+            metadata=await _operator(database_url),
         )
         accounts = [str(uuid.uuid4()) for _ in range(ACCOUNTS)]
         for account, code in zip(accounts, issued.codes, strict=True):
@@ -145,22 +165,12 @@ async def _client_measures(address: str, service: Any, log: Path) -> list[Row]:
         return [most, paced]
 
 
-def _start_service(
-    root: Path, cpu: int, database_url: str, nats_url: str, address: str
-) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KABINET_DATABASE_URL": database_url,
-        "KABINET_NATS_URL": nats_url,
-        "KABINET_SUBSCRIPTION_ADDR": address,
-        "KABINET_LOG_LEVEL": "ERROR",
-        "KABINET_TELEMETRY": "none",
-    }
+def _start_service(name: str, root: Path, cpu: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "subscription"],
-        env=env,
+        [sys.executable, "-m", name],
+        env={**os.environ, **env, "KABINET_LOG_LEVEL": "ERROR", "KABINET_TELEMETRY": "none"},
         stdout=subprocess.DEVNULL,
-        stderr=(root / "subscription.log").open("wb"),
+        stderr=(root / f"{name}.log").open("wb"),
         preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
     )
 
@@ -174,19 +184,33 @@ def run() -> list[Row]:
         bus = EmbeddedNats(root / "nats", free_port(), free_port(), log=subprocess.DEVNULL)
         postgres.start()
         bus.start()
-        service = None
+        processes: list[subprocess.Popen[bytes]] = []
         try:
             postgres.create_database("bench")
             address = f"127.0.0.1:{free_port()}"
-            service = _start_service(
-                root, service_cpu, postgres.database_url("bench"), bus.url, address
-            )
+            env = {
+                "KABINET_DATABASE_URL": postgres.database_url("bench"),
+                "KABINET_NATS_URL": bus.url,
+                "KABINET_SUBSCRIPTION_ADDR": address,
+                "KABINET_IDENTITY_ADDR": f"127.0.0.1:{free_port()}",
+            }
+            # Identity signs the operator token that issuing codes needs; it idles meanwhile.
+            processes.append(_start_service("identity", root, client_cpu, env))
+            service = _start_service("subscription", root, service_cpu, env)
+            processes.append(service)
             with _pinned(client_cpu):
-                return asyncio.run(_client_measures(address, service, root / "subscription.log"))
+                return asyncio.run(
+                    _client_measures(
+                        address,
+                        service,
+                        root / "subscription.log",
+                        env["KABINET_DATABASE_URL"],
+                    )
+                )
         finally:
-            if service is not None:
-                service.terminate()
-                service.wait(30)
+            for process in processes:
+                process.terminate()
+                process.wait(30)
             bus.stop()
             postgres.stop()
 
