@@ -13,11 +13,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar, cast
 
 import asyncpg
+
+UnitT = TypeVar("UnitT")
 
 log = logging.getLogger(__name__)
 
@@ -155,3 +159,23 @@ async def migrate_url(url: str, schema: str, service_migrations: Path) -> list[s
         )
     finally:
         await conn.close()
+
+
+class UnitsOfWork(Generic[UnitT]):
+    """A service store's two ways in: ``transaction()`` (all or nothing) and ``connection()``
+    (reads), each yielding the store's per-connection object (its ports' implementation) made by
+    ``make_unit``. Services subclass it with their own unit type."""
+
+    def __init__(self, pool: asyncpg.Pool, make_unit: Callable[[asyncpg.Connection], UnitT]):
+        self._pool = pool
+        self._make_unit = make_unit
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitT]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield self._make_unit(cast(asyncpg.Connection, conn))
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[UnitT]:
+        async with self._pool.acquire() as conn:
+            yield self._make_unit(cast(asyncpg.Connection, conn))

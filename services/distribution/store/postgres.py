@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import cast
 
 import asyncpg
 
@@ -30,6 +28,7 @@ from distribution.domain.model import (
     Tier,
 )
 from distribution.events.outgoing import to_message
+from kabinet.db import UnitsOfWork
 from kabinet.events.outbox import publish_event
 from kabinet.mail import enqueue_mail
 from kabinet.mail.templates import TemplateSet
@@ -101,22 +100,11 @@ def _release(row: asyncpg.Record, artifacts: Sequence[Artifact] = ()) -> Release
     )
 
 
-class PostgresStore:
+class PostgresStore(UnitsOfWork["PostgresTransaction"]):
     """Units of work on a pool whose connections work in the distribution schema."""
 
     def __init__(self, pool: asyncpg.Pool, templates: TemplateSet) -> None:
-        self._pool = pool
-        self._templates = templates
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[PostgresTransaction]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield PostgresTransaction(cast(asyncpg.Connection, conn), self._templates)
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[PostgresTransaction]:
-        async with self._pool.acquire() as conn:
-            yield PostgresTransaction(cast(asyncpg.Connection, conn), self._templates)
+        super().__init__(pool, lambda conn: PostgresTransaction(conn, templates))
 
 
 class PostgresTransaction:

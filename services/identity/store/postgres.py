@@ -11,8 +11,7 @@ import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -37,6 +36,7 @@ from identity.domain.model import (
 )
 from identity.events.outgoing import to_message
 from kabinet.auth.keys import SigningKey, from_record, to_record
+from kabinet.db import UnitsOfWork
 from kabinet.events.outbox import publish_event
 from kabinet.mail.outbox import enqueue_mail
 from kabinet.mail.templates import TemplateSet
@@ -104,12 +104,11 @@ def _deleted(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-class PostgresStore:
+class PostgresStore(UnitsOfWork["PostgresTransaction"]):
     """Units of work on a pool whose connections work in the identity schema."""
 
     def __init__(self, pool: asyncpg.Pool, templates: TemplateSet) -> None:
-        self._pool = pool
-        self._templates = templates
+        super().__init__(pool, lambda conn: PostgresTransaction(conn, templates))
         self._liveness = SessionLiveness(pool)
 
     async def is_session_live(
@@ -121,16 +120,6 @@ class PostgresStore:
     async def close(self) -> None:
         """Return the connections the store keeps (call before the pool closes)."""
         await self._liveness.close()
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[PostgresTransaction]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield PostgresTransaction(cast(asyncpg.Connection, conn), self._templates)
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[PostgresTransaction]:
-        async with self._pool.acquire() as conn:
-            yield PostgresTransaction(cast(asyncpg.Connection, conn), self._templates)
 
 
 # Under load, session checks share queries that start at most this often, in seconds.

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
 
 import asyncpg
 
 from kabinet.batching import QueryBatcher
+from kabinet.db import UnitsOfWork
 from kabinet.events.outbox import publish_event
 from subscription.domain.events import Event
 from subscription.domain.model import (
@@ -128,11 +127,11 @@ def _entitlement(row: asyncpg.Record) -> Entitlement:
     )
 
 
-class PostgresStore:
+class PostgresStore(UnitsOfWork["PostgresTransaction"]):
     """Units of work on a pool whose connections work in the subscription schema."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+        super().__init__(pool, PostgresTransaction)
         # No minimum interval: a query starts one loop turn after the first check waiting for
         # it (at 2,000 checks a second that measured p50 1 ms, p99 4 ms; 1 ms apart doubled p50).
         self._checks: QueryBatcher[Question, EntitlementCheck] = QueryBatcher(
@@ -142,16 +141,6 @@ class PostgresStore:
     async def close(self) -> None:
         """Return the connection the entitlement checks keep (before the pool closes)."""
         await self._checks.close()
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[PostgresTransaction]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield PostgresTransaction(cast(asyncpg.Connection, conn))
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[PostgresTransaction]:
-        async with self._pool.acquire() as conn:
-            yield PostgresTransaction(cast(asyncpg.Connection, conn))
 
     async def check_entitlement(
         self, account_id: uuid.UUID, feature: str, now: datetime

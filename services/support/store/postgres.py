@@ -4,12 +4,11 @@ schema; events and mail go into the same transaction through the shared outboxes
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
-from typing import cast
+from collections.abc import Mapping
 
 import asyncpg
 
+from kabinet.db import UnitsOfWork
 from kabinet.events.outbox import publish_event
 from kabinet.mail.outbox import enqueue_mail
 from kabinet.mail.templates import TemplateSet
@@ -73,22 +72,11 @@ def _attachment(row: asyncpg.Record) -> Attachment:
     )
 
 
-class PostgresStore:
+class PostgresStore(UnitsOfWork["PostgresTransaction"]):
     """Units of work on a pool whose connections work in the support schema."""
 
     def __init__(self, pool: asyncpg.Pool, templates: TemplateSet) -> None:
-        self._pool = pool
-        self._templates = templates
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[PostgresTransaction]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield PostgresTransaction(cast(asyncpg.Connection, conn), self._templates)
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[PostgresTransaction]:
-        async with self._pool.acquire() as conn:
-            yield PostgresTransaction(cast(asyncpg.Connection, conn), self._templates)
+        super().__init__(pool, lambda conn: PostgresTransaction(conn, templates))
 
 
 class PostgresTransaction:
