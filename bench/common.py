@@ -118,6 +118,20 @@ def server_and_load_cpus() -> tuple[set[int], set[int]]:
 
 
 @contextlib.contextmanager
+def pinned(cpus: set[int]) -> Iterator[None]:
+    """This process runs on ``cpus`` for the block's duration (where the OS allows pinning)."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, previous)
+
+
+@contextlib.contextmanager
 def pinned_process(args: list[str], env: dict[str, str], cpus: set[int]) -> Iterator[None]:
     """A child process pinned to ``cpus`` for the block's duration, its output discarded."""
     process = subprocess.Popen(

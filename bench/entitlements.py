@@ -26,15 +26,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import grpc
 
-from bench.common import Row, closed_loop, latency_row, print_table
+from bench.common import Row, closed_loop, latency_row, pinned, print_table, server_and_load_cpus
 from kabinet.auth.operator import operator_metadata
 from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import free_port
@@ -47,25 +46,6 @@ ACCOUNTS = 500
 SECONDS = 5.0
 RATE = 2_000
 FEATURES = ("vpn", "parental_control")
-
-
-def _cpus() -> tuple[int, int]:
-    """The service's CPU and the client's (the same one on a single-CPU machine)."""
-    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
-    return available[-1], available[0]
-
-
-@contextmanager
-def _pinned(cpu: int) -> Iterator[None]:
-    if not hasattr(os, "sched_setaffinity"):
-        yield
-        return
-    previous = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {cpu})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, previous)
 
 
 async def _paced(
@@ -177,7 +157,8 @@ def _start_service(name: str, root: Path, cpu: int, env: dict[str, str]) -> subp
 
 def run() -> list[Row]:
     """Measure CheckEntitlement through the service; one row per measure."""
-    service_cpu, client_cpu = _cpus()
+    service_cpus, client_cpus = server_and_load_cpus()
+    service_cpu, client_cpu = min(service_cpus), min(client_cpus)
     with tempfile.TemporaryDirectory(prefix="kabinet-bench-entitlements-") as tmp:
         root = Path(tmp)
         postgres = EmbeddedPostgres(root / "pg", free_port(), durable=True, log=subprocess.DEVNULL)
@@ -198,7 +179,7 @@ def run() -> list[Row]:
             processes.append(_start_service("identity", root, client_cpu, env))
             service = _start_service("subscription", root, service_cpu, env)
             processes.append(service)
-            with _pinned(client_cpu):
+            with pinned(client_cpus):
                 return asyncio.run(
                     _client_measures(
                         address,

@@ -34,8 +34,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-from bench.common import Row, closed_loop, latency_row
-from bench.gateway import _cpus
+from bench.common import Row, closed_loop, latency_row, server_and_load_cpus
 from kabinet.devstack.mailbox import Mailbox
 from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import free_port, wait_for_port
@@ -200,7 +199,7 @@ async def _measure(base: str, mailbox: Mailbox, secret: str, pids: list[int]) ->
 
 def run() -> list[Row]:
     """Measure and return the table rows."""
-    service_cpus, load_cpus = _cpus()
+    service_cpus, load_cpus = server_and_load_cpus()
     secret = secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory(prefix="kabinet-bench-") as scratch:
         root = Path(scratch)

@@ -36,7 +36,7 @@ from typing import Any
 import argon2
 import grpc
 
-from bench.common import Row, closed_loop, latency_row, print_table
+from bench.common import Row, closed_loop, latency_row, pinned, print_table, server_and_load_cpus
 from identity.domain.password_hashing import Argon2Params
 from kabinet.devstack.mailbox import Mailbox
 from kabinet.devstack.nats import EmbeddedNats
@@ -55,25 +55,6 @@ VALIDATE_RATE = 3_000
 WARMUP = 5
 
 
-def _cpus() -> tuple[int, int]:
-    """The service's CPU and the client's (the same one on a single-CPU machine)."""
-    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
-    return available[-1], available[0]
-
-
-@contextmanager
-def _pinned(cpu: int) -> Iterator[None]:
-    if not hasattr(os, "sched_setaffinity"):
-        yield
-        return
-    previous = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {cpu})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, previous)
-
-
 def _bare_verify(cpu: int, count: int) -> Row:
     params = Argon2Params()
     bare = argon2.PasswordHasher(
@@ -85,7 +66,7 @@ def _bare_verify(cpu: int, count: int) -> Row:
         type=argon2.Type.ID,
     )
     encoded = bare.hash(PASSWORD)
-    with _pinned(cpu):
+    with pinned({cpu}):
         for _ in range(WARMUP):
             bare.verify(encoded, PASSWORD)
         latencies = []
@@ -242,7 +223,8 @@ def _start_service(
 
 def run() -> list[Row]:
     """Measure bare argon2id, SignIn and ValidateToken through the service; one row per measure."""
-    service_cpu, client_cpu = _cpus()
+    service_cpus, client_cpus = server_and_load_cpus()
+    service_cpu = min(service_cpus)
     with tempfile.TemporaryDirectory(prefix="kabinet-bench-signin-") as tmp:
         root = Path(tmp)
         postgres = EmbeddedPostgres(root / "pg", free_port(), durable=True, log=subprocess.DEVNULL)
@@ -260,7 +242,7 @@ def run() -> list[Row]:
             # The ceiling is measured before and after (the better one counts), so that a
             # neighbour's burst on a shared machine does not make the ratio look better.
             before = _bare_verify(service_cpu, BARE_VERIFIES)
-            with _pinned(client_cpu):
+            with pinned(client_cpus):
                 rows = asyncio.run(
                     _client_measures(
                         address, Mailbox(root / "maildir"), service, root / "identity.log"
