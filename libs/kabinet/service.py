@@ -39,6 +39,8 @@ from kabinet.telemetry import Telemetry, setup_telemetry
 
 log = logging.getLogger(__name__)
 
+DAY = 24 * 3600.0
+
 Register = Callable[[grpc.aio.Server], None]
 
 
@@ -119,6 +121,7 @@ class ServiceHost:
                 stream,
                 STREAMS[stream],
                 replicas=self.common.stream_replicas,
+                max_age=self.common.stream_max_age_days * DAY or None,
             )
         finally:
             await connection.close()
@@ -153,7 +156,14 @@ class ServiceHost:
         ``METHOD_SCOPES``), with tokens verified against identity's JWKS (fetched only when a
         caller presents a token)."""
         stop = stop or self._stop_on_signals()
-        relay = OutboxRelay(self.pool, self.schema, self.common.nats_url)
+        kept = self.common.stream_max_age_days
+        relay = OutboxRelay(
+            self.pool,
+            self.schema,
+            self.common.nats_url,
+            # A redelivery can come while the stream still has the event: a day's margin more.
+            inbox_retention=(kept + 1) * DAY if kept else None,
+        )
         consumers = [
             EventConsumer(
                 self.pool,

@@ -74,6 +74,11 @@ class CommonSettings:
         1,
         "replicas of each service's JetStream stream (3 on a three-node NATS cluster)",
     )
+    stream_max_age_days: int = setting(
+        "KABINET_NATS_STREAM_MAX_AGE_DAYS",
+        30,
+        "days each service's JetStream stream keeps events (0: forever; inboxes keep a day more)",
+    )
     log_level: str = setting("KABINET_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
     log_format: str = setting("KABINET_LOG_FORMAT", "json", "json (structured) or text")
     addresses: ServiceAddresses = ServiceAddresses()

@@ -56,6 +56,12 @@ _PURGE = (
     "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at IS NOT NULL"
     " AND published_at < clock_timestamp() - make_interval(secs => $1) LIMIT 10000)"
 )
+# The consumers' inbox rows outlive what the streams keep (a consumer made later replays the
+# stream from its start, and the inbox must still know those events); then they can go.
+_PURGE_INBOX = (
+    "DELETE FROM inbox WHERE (consumer, event_id) IN (SELECT consumer, event_id FROM inbox"
+    " WHERE handled_at < clock_timestamp() - make_interval(secs => $1) LIMIT 10000)"
+)
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,7 @@ class OutboxRelay:
         poll_interval: float = 5.0,
         publish_timeout: float = 5.0,
         retention: float | None = 24 * 3600.0,
+        inbox_retention: float | None = None,
         purge_interval: float = 300.0,
         nats_max_reconnect_attempts: int = 60,
         nats_reconnect_time_wait: float = 2.0,
@@ -114,6 +121,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.publish_timeout = publish_timeout
         self.retention = retention
+        self.inbox_retention = inbox_retention
         self.purge_interval = purge_interval
         self._link = NatsLink(
             nats_url,
@@ -296,15 +304,28 @@ class OutboxRelay:
         await conn.execute(_MARK, ids)
 
     async def _maybe_purge(self) -> None:
-        if self.retention is None or time.monotonic() < self._next_purge:
+        """Delete sent outbox rows past ``retention`` and inbox rows past ``inbox_retention``."""
+        if time.monotonic() < self._next_purge:
             return
         self._next_purge = time.monotonic() + self.purge_interval
-        try:
-            async with self.pool.acquire() as conn:
-                status = await conn.execute(_PURGE, self.retention)
-        except Exception as exc:
-            log.warning("outbox purge failed", extra={"schema": self.schema, "error": repr(exc)})
-            return
-        removed = int(status.split()[-1]) if status else 0
-        if removed:
-            log.info("outbox purged", extra={"schema": self.schema, "removed": removed})
+        for table, statement, age in (
+            ("outbox", _PURGE, self.retention),
+            ("inbox", _PURGE_INBOX, self.inbox_retention),
+        ):
+            if age is None:
+                continue
+            try:
+                async with self.pool.acquire() as conn:
+                    status = await conn.execute(statement, age)
+            except Exception as exc:
+                log.warning(
+                    "purge failed",
+                    extra={"schema": self.schema, "table": table, "error": repr(exc)},
+                )
+                continue
+            removed = int(status.split()[-1]) if status else 0
+            if removed:
+                log.info(
+                    "old rows purged",
+                    extra={"schema": self.schema, "table": table, "removed": removed},
+                )

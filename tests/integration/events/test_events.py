@@ -656,3 +656,27 @@ async def test_a_consumer_crash_before_the_ack_gets_a_redelivery_and_one_effect(
     assert calls == 0
     assert await effects(pool) == (1, 1)
     assert await pool.fetchval("SELECT event_id FROM effects") == event_id
+
+
+async def test_the_relay_purges_sent_events_and_inbox_rows_past_their_retention(
+    pool: asyncpg.Pool, nats_url: str, fresh_schema: str
+) -> None:
+    old, recent = uuid.uuid4(), uuid.uuid4()
+    await pool.execute(
+        "INSERT INTO inbox (consumer, event_id, handled_at) VALUES"
+        " ('c', $1, now() - interval '40 days'), ('c', $2, now() - interval '2 days')",
+        old,
+        recent,
+    )
+    relay = OutboxRelay(
+        pool, fresh_schema, nats_url, inbox_retention=31 * 24 * 3600.0, purge_interval=0.05
+    )
+    async with running(relay):
+        await eventually(
+            lambda: _inbox_ids(pool, {recent}), "the inbox row past its retention to go"
+        )
+    assert {r["event_id"] for r in await pool.fetch("SELECT event_id FROM inbox")} == {recent}
+
+
+async def _inbox_ids(pool: asyncpg.Pool, wanted: set[uuid.UUID]) -> bool:
+    return {r["event_id"] for r in await pool.fetch("SELECT event_id FROM inbox")} == wanted
