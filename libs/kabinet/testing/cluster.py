@@ -76,6 +76,9 @@ def cluster_environ(
         # Every test client is 127.0.0.1: the edge's per-IP limit would throttle the suite.
         "KABINET_GATEWAY_RATE_LIMIT_IP": "1000000",
         "KABINET_GATEWAY_RATE_LIMIT_SESSION": "1000000",
+        # Tests run the subscription scheduler themselves, on a clock they move; one in the
+        # cluster would take the scheduling lock from them now and then.
+        "KABINET_SUBSCRIPTION_SCHEDULE_INTERVAL": "0",
         "KABINET_OBJECTSTORE_DIR": str(mailbox_dir.parent / "objects"),
         "KABINET_DISTRIBUTION_PLACEHOLDERS": "true",
         "KABINET_DISTRIBUTION_LINK_SECRET": "e2e-only-download-link-key-0123456789abcdef",
