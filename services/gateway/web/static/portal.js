@@ -1,4 +1,5 @@
-// The portal's only script: forms marked data-api are sent to the JSON API, and password fields
+// The portal's only script: forms marked data-api are sent to the JSON API (multipart when the
+// form says enctype="multipart/form-data", for file uploads), and password fields
 // marked data-password-rules show which rules the password still breaks while it is typed.
 "use strict";
 
@@ -19,7 +20,9 @@
     var token = csrfToken();
     if (token) headers["X-CSRF-Token"] = token;
     var init = { method: method, headers: headers, credentials: "same-origin" };
-    if (body !== null) {
+    if (body instanceof FormData) {
+      init.body = body;  // multipart: the browser writes the Content-Type with its boundary
+    } else if (body !== null) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
@@ -31,11 +34,15 @@
   }
 
   function formBody(form) {
+    if (form.enctype === "multipart/form-data") return new FormData(form);
     var body = {};
     var fields = form.querySelectorAll("input[name], select[name], textarea[name]");
     for (var i = 0; i < fields.length; i++) {
       var field = fields[i];
       if (field.type === "checkbox") body[field.name] = field.checked;
+      else if (field.type === "radio") {
+        if (field.checked) body[field.name] = "number" in field.dataset ? Number(field.value) : field.value;
+      }
       else if (field.value !== "" || field.type === "hidden") body[field.name] = field.value;
     }
     return body;
@@ -87,7 +94,12 @@
         window.location.assign(result.data[form.dataset.follow]);
         return;
       }
-      if (form.dataset.successRedirect) { window.location.assign(form.dataset.successRedirect); return; }
+      if (form.dataset.successRedirect) {
+        // "{id}" in the target is the id of what the API answered with (a new ticket's page).
+        var id = result.data && result.data.id ? encodeURIComponent(result.data.id) : "";
+        window.location.assign(form.dataset.successRedirect.replace("{id}", id));
+        return;
+      }
       if (form.hasAttribute("data-success-reload")) { window.location.reload(); return; }
       var done = form.querySelector("[data-form-done]");
       if (done && form.dataset.successMessage) {
