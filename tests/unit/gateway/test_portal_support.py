@@ -198,3 +198,11 @@ def test_the_ticket_page_gives_agents_their_forms_and_marks_notes() -> None:
     assert TEXTS["ru"]["support.ticket.internal"] in page
     assert "/notes" in page and "/assign" in page and "/status" in page
     assert "/rating" not in page
+
+
+def test_agents_read_the_waiting_status_as_the_customers_turn() -> None:
+    customer = render_ticket(OWNER, agent=False)
+    agent = render_ticket(AGENT, agent=True)
+    assert TEXTS["en"]["support.status.resolved"] in customer
+    assert TEXTS["en"]["support.status.agent.waiting_for_customer"] in agent
+    assert TEXTS["en"]["support.status.waiting_for_customer"] not in agent
