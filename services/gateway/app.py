@@ -48,7 +48,7 @@ from gateway.controllers.subscriptions import (
     PlansController,
     SubscriptionsController,
 )
-from gateway.controllers.support import SupportController, SupportPagesController
+from gateway.controllers.support import SupportController
 from gateway.controllers.wellknown import WellKnownController
 from gateway.docs import LocalSwaggerUI, docs_assets_router
 from gateway.edge import EdgeMiddleware, EdgePolicy
@@ -56,6 +56,7 @@ from gateway.problems import EXCEPTION_HANDLERS
 from gateway.revocations import RevocationFeed
 from gateway.web import PortalController, static_router, template_config
 from gateway.web.commerce import CommercePagesController
+from gateway.web.support import SupportPortalController
 from kabinet.objectstore.config import open_store
 from kabinet.telemetry import tracing_enabled
 
@@ -115,7 +116,7 @@ def create_app(settings: GatewaySettings, *, clients: ServiceClients | None = No
         SubscriptionsController,
         EntitlementsController,
         SupportController,
-        SupportPagesController,
+        SupportPortalController,
         docs_assets_router(),
         OrdersController,
         PaymentWebhooksController,

@@ -1,4 +1,5 @@
-"""/api/v1/support: tickets for the signed-in person, the agents' queue, and the ticket page.
+"""/api/v1/support: tickets for the signed-in person and the agents' queue (the pages are in
+``gateway.web.support``).
 
 Every route passes the caller (account and the roles of the verified token) to the support
 service, which decides what they may see: another person's ticket or attachment is 404 on every
@@ -8,18 +9,16 @@ attachment``, ``nosniff``, a sandboxing CSP).
 
 from __future__ import annotations
 
-import html
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State, UploadFile
+from litestar import Controller, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
 from gateway.auth import Principal
 from gateway.clients import ServiceClients
-from gateway.pages import html_page
 from gateway.support_schemas import (
     AssignBody,
     AttachmentInfo,
@@ -330,72 +329,3 @@ class SupportController(Controller):
             )
         )
         return ticket_summary(reply.ticket)
-
-
-_PAGE_TEXT = {
-    "en": {
-        "title": "Support request",
-        "signin": "Sign in to see this request.",
-        "status": "Status",
-        "internal": "internal note",
-        "customer": "You",
-        "agent": "Support",
-    },
-    "ru": {
-        "title": "Обращение в поддержку",
-        "signin": "Войдите, чтобы увидеть это обращение.",
-        "status": "Статус",
-        "internal": "внутренняя заметка",
-        "customer": "Вы",
-        "agent": "Поддержка",
-    },
-}
-
-
-def render_ticket(detail: TicketDetail, language: str) -> str:
-    """The ticket's thread as HTML: every value escaped (messages are shown as text)."""
-    text = _PAGE_TEXT[language]
-    e = html.escape
-    parts = [
-        f"<h1>{e(detail.ticket.subject)}</h1>",
-        f"<p>{e(text['status'])}: {e(detail.ticket.status)}</p>",
-    ]
-    for m in detail.messages:
-        who = text.get(m.author_role, m.author_role)
-        note = f" ({e(text['internal'])})" if m.internal else ""
-        files = "".join(f'<li><a href="{e(a.url)}">{e(a.filename)}</a></li>' for a in m.attachments)
-        parts.append(
-            f"<section><h2>{e(who)}{note} · {e(m.created_at)}</h2><pre>{e(m.body)}</pre>"
-            + (f"<ul>{files}</ul>" if files else "")
-            + "</section>"
-        )
-    return "".join(parts)
-
-
-class SupportPagesController(Controller):
-    """``/support/tickets/{id}``: the page emailed links open (no scripts; text escaped)."""
-
-    path = "/support"
-    include_in_schema = False
-
-    @get("/tickets/{ticket_id:str}", media_type="text/html")
-    async def ticket_page(
-        self,
-        ticket_id: FromPath[str],
-        request: Request[Any, Any, Any],
-        state: State,
-        clients: NamedDependency[ServiceClients],
-        language: NamedDependency[str],
-    ) -> Response[str]:
-        text = _PAGE_TEXT[language]
-        principal = await state.authenticator.principal(request)
-        if principal is None:
-            return html_page(
-                text["title"], f"<p>{html.escape(text['signin'])}</p>", lang=language, status=401
-            )
-        reply = await clients.support.GetTicket(
-            pb.GetTicketRequest(caller=caller(principal), ticket_id=ticket_id)
-        )
-        return html_page(
-            text["title"], render_ticket(ticket_detail(reply), language), lang=language
-        )

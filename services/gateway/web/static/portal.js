@@ -1,6 +1,7 @@
-// The portal's only script: forms marked data-api are sent to the JSON API, and password fields
+// The portal's only script: forms marked data-api are sent to the JSON API (multipart when the
+// form says enctype="multipart/form-data", for file uploads), and password fields
 // marked data-password-rules show which rules the password still breaks while it is typed.
-// Fields: a checked radio with data-json adds its JSON value's members; data-type="int" sends a
+// Fields: a checked radio with data-json adds its JSON value's members; data-number sends a
 // number; data-idempotency-key on the form becomes the Idempotency-Key header.
 "use strict";
 
@@ -22,7 +23,9 @@
     var token = csrfToken();
     if (token) headers["X-CSRF-Token"] = token;
     var init = { method: method, headers: headers, credentials: "same-origin" };
-    if (body !== null) {
+    if (body instanceof FormData) {
+      init.body = body;  // multipart: the browser writes the Content-Type with its boundary
+    } else if (body !== null) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
@@ -34,6 +37,7 @@
   }
 
   function formBody(form) {
+    if (form.enctype === "multipart/form-data") return new FormData(form);
     var body = {};
     var fields = form.querySelectorAll("input[name], select[name], textarea[name]");
     for (var i = 0; i < fields.length; i++) {
@@ -41,7 +45,7 @@
       if (field.type === "radio" && !field.checked) continue;
       if (field.dataset.json !== undefined) Object.assign(body, JSON.parse(field.value));
       else if (field.type === "checkbox") body[field.name] = field.checked;
-      else if (field.dataset.type === "int") body[field.name] = parseInt(field.value, 10);
+      else if ("number" in field.dataset) body[field.name] = Number(field.value);
       else if (field.value !== "" || field.type === "hidden") body[field.name] = field.value;
     }
     return body;
@@ -93,7 +97,12 @@
         window.location.assign(result.data[form.dataset.follow]);
         return;
       }
-      if (form.dataset.successRedirect) { window.location.assign(form.dataset.successRedirect); return; }
+      if (form.dataset.successRedirect) {
+        // "{id}" in the target is the id of what the API answered with (a new ticket's page).
+        var id = result.data && result.data.id ? encodeURIComponent(result.data.id) : "";
+        window.location.assign(form.dataset.successRedirect.replace("{id}", id));
+        return;
+      }
       if (form.hasAttribute("data-success-reload")) { window.location.reload(); return; }
       var done = form.querySelector("[data-form-done]");
       if (done && form.dataset.successMessage) {
