@@ -10,12 +10,9 @@ line of ours records (errors log the path only) and which OpenTelemetry redacts 
 
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
-import os
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -41,6 +38,7 @@ from gateway.downloads_schemas import (
     SendBody,
     SentOut,
 )
+from gateway.filesend import file_response
 from gateway.pages import html_page
 from kabinet.auth.tokens import InvalidToken
 from kabinet.distribution.v1 import distribution_pb2 as pb
@@ -52,7 +50,6 @@ from kabinet.rpc.errors import domain_error_from_rpc
 
 log = logging.getLogger(__name__)
 
-CHUNK = 1024 * 1024
 _PLATFORMS = {
     "windows": pb.PLATFORM_WINDOWS,
     "macos": pb.PLATFORM_MACOS,
@@ -144,20 +141,6 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 def content_disposition(file_name: str) -> str:
     plain = _UNSAFE_FILENAME.sub("_", file_name) or "download"
     return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(file_name)}"
-
-
-async def _file_chunks(path: str, start: int, end: int) -> AsyncIterator[bytes]:
-    fd = await asyncio.to_thread(os.open, path, os.O_RDONLY)
-    try:
-        offset = start
-        while offset < end:
-            chunk = await asyncio.to_thread(os.pread, fd, min(CHUNK, end - offset), offset)
-            if not chunk:
-                return
-            offset += len(chunk)
-            yield chunk
-    finally:
-        os.close(fd)
 
 
 def _qr(url: str, fmt: str) -> Response[bytes]:
@@ -271,16 +254,23 @@ class DownloadsController(Controller):
             # Recorded in the catalog but gone from the store: say so before any byte is sent.
             log.error("artifact missing from the object store", extra={"artifact": artifact.id})
             raise DomainError(ErrorKind.NOT_FOUND, "artifact.not_found")
-        chunks = (
-            _file_chunks(str(path), start, end)
-            if path is not None
-            else store.read(reply.object_key, start=start, end=end)
-        )
+        media_type = reply.content_type or "application/octet-stream"
+        if path is not None:
+            return file_response(
+                request.scope,
+                str(path),
+                start,
+                end,
+                size,
+                status_code=status,
+                headers=headers,
+                media_type=media_type,
+            )
         return Stream(
-            chunks,
+            store.read(reply.object_key, start=start, end=end),
             status_code=status,
             headers=headers,
-            media_type=reply.content_type or "application/octet-stream",
+            media_type=media_type,
         )
 
     @post("/send", status_code=202, summary="Email a link to install an application elsewhere")
