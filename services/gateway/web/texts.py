@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gateway.web.texts_devices import TEXTS as _DEVICES
+
 _PORTAL: dict[str, dict[str, str]] = {
     "en": {
         "brand": "Kabinet",
@@ -180,4 +182,4 @@ def merge(*parts: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     return merged
 
 
-TEXTS = merge(_PORTAL)
+TEXTS = merge(_PORTAL, _DEVICES)
