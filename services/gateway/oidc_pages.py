@@ -27,7 +27,10 @@ from kabinet.messages import translate
 REDIRECTING_CSP = "; ".join(
     part for part in PAGE_CSP.split("; ") if not part.startswith("form-action")
 )
-_PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+# No referrer to other sites (the authorization request's address stays here); not
+# ``no-referrer``: with it a browser sends ``Origin: null`` with the forms, which the Origin check
+# (rightly) refuses.
+_PAGE_HEADERS = {"Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
 
 Req = Request[Any, Any, Any]
 
