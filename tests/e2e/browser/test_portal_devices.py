@@ -152,7 +152,12 @@ async def test_device_connection_with_quick_sign_in(
         await expect(page.get_by_role("heading", level=1)).to_have_text("The device is connected")
         await screenshot(page, "en-device-done")
 
-        # Quick sign-in, set up right here with a stand-in provider, comes back to this window.
+        # Quick sign-in, set up right here with a stand-in provider, comes back to this window:
+        # refused for another email (and told why, here), then done with the account's own.
+        await page.get_by_role("button", name="Set up with Google").click()
+        await sign_in_at_stand_in(page, f"g-{uuid.uuid4().hex}", f"other-{email}")
+        await page.wait_for_url(f"{base}/device/quick-sign-in?error=social.email_mismatch")
+        await expect(page.get_by_role("alert")).to_contain_text("email differs")
         await page.get_by_role("button", name="Set up with Google").click()
         await sign_in_at_stand_in(page, f"g-{uuid.uuid4().hex}", email)
         await page.wait_for_url(f"{base}/device/quick-sign-in")
