@@ -52,6 +52,12 @@ async def _refused_landing(
     }
     refused = await _callback(http, started, returned, headers=headers)
     assert refused.status_code == 303, refused.text
+    # Both cookies are removed, with Secure: a browser ignores a __Host- cookie set without it.
+    removals = refused.headers.get_list("set-cookie")
+    for name in (BINDING.format(provider="google"), BACK):
+        removal = next(h for h in removals if h.startswith(f"{name}="))
+        assert "Secure" in removal
+        assert "Max-Age=0" in removal
     return refused.headers["location"]
 
 

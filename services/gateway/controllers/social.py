@@ -236,11 +236,11 @@ async def _complete(
         failed = Redirect(
             f"{base}{page}?{urlencode({'error': error.code})}", status_code=303, headers=NO_STORE
         )
-        failed.delete_cookie(cookie, path="/")
+        _set_binding(failed, name, "", 0)
         _set_back(failed, "", 0)
         return failed
     response = Redirect(f"{base}{reply.return_to or '/'}", status_code=303, headers=NO_STORE)
-    response.delete_cookie(cookie, path="/")
+    _set_binding(response, name, "", 0)
     _set_back(response, "", 0)
     if reply.HasField("tokens"):
         set_session_cookies(
