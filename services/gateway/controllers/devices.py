@@ -128,7 +128,6 @@ class DevicePageController(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
-        language: NamedDependency[str],
         user_code: FromQuery[str] = "",
     ) -> Response[Any]:
         """The code form (pre-filled from the link; confirming it is always a separate step)."""
@@ -155,7 +154,6 @@ class DevicePageController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         clients: NamedDependency[ServiceClients],
-        language: NamedDependency[str],
     ) -> Response[Any]:
         """Which app and device ask: the person compares the code and decides."""
         principal, fields = await self._signed_in_form(request, state)
@@ -192,7 +190,6 @@ class DevicePageController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         clients: NamedDependency[ServiceClients],
-        language: NamedDependency[str],
     ) -> Response[Any]:
         """Approve or deny."""
         principal, fields = await self._signed_in_form(request, state)

@@ -233,7 +233,6 @@ class OidcController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         clients: NamedDependency[ServiceClients],
-        language: NamedDependency[str],
     ) -> Response[Any]:
         """Check the request, then sign in, ask consent, or issue the code and go back."""
         params = {
@@ -242,16 +241,13 @@ class OidcController(Controller):
             if (values := request.query_params.getall(name, []))
         }
         silent = "none" in request.query_params.get("prompt", "").split()
-        return await self._continue(
-            request, state, clients, language, params, consent=False, silent=silent
-        )
+        return await self._continue(request, state, clients, params, consent=False, silent=silent)
 
     async def _continue(
         self,
         request: Request[Any, Any, Any],
         state: State,
         clients: ServiceClients,
-        language: str,
         params: dict[str, str],
         *,
         consent: bool,
@@ -311,7 +307,6 @@ class OidcController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         clients: NamedDependency[ServiceClients],
-        language: NamedDependency[str],
     ) -> Response[Any]:
         """The consent page's answer: allow issues the code, deny returns access_denied."""
         form = await request.form()
@@ -334,7 +329,7 @@ class OidcController(Controller):
                     "iss": state.settings.common.issuer,
                 },
             )
-        return await self._continue(request, state, clients, language, params, consent=True)
+        return await self._continue(request, state, clients, params, consent=True)
 
     @post("/oauth2/signin", status_code=303, include_in_schema=False)
     async def signin(
@@ -343,7 +338,6 @@ class OidcController(Controller):
         state: State,
         clients: NamedDependency[ServiceClients],
         client_info: NamedDependency[identity_pb2.ClientInfo],
-        language: NamedDependency[str],
     ) -> Response[Any]:
         """The sign-in form of the provider's pages: the password sign-in, then back."""
         form = await request.form()
@@ -486,7 +480,6 @@ class OidcController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         clients: NamedDependency[ServiceClients],
-        language: NamedDependency[str],
     ) -> Response[Any]:
         """With a valid id_token_hint: sign out and go back; without one: ask to confirm."""
         query = request.query_params
@@ -515,7 +508,6 @@ class OidcController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         clients: NamedDependency[ServiceClients],
-        language: NamedDependency[str],
     ) -> Response[Any]:
         """The person confirmed signing out."""
         form = await request.form()
