@@ -68,7 +68,6 @@ def error_page(
         "oidc_message.html",
         signed_in=signed_in,
         status=status,
-        redirecting=True,
         scripts=False,
         title=_text(request, "oidc.error.title"),
         heading="",

@@ -312,3 +312,20 @@ async def test_relying_party_signs_in_through_the_pages(
     assert claims["aud"] == client_id
     assert claims["nonce"] == nonce
     assert claims["email"] == email
+
+    # Another browser, consent already given: the sign-in form's POST itself ends at the client
+    # (a redirect chain to another origin, which ``form-action 'self'`` would have blocked).
+    context = await browser.new_context(locale="en-US")
+    try:
+        again = await context.new_page()
+        problems: list[str] = []
+        again.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        await again.goto(authorize.replace(state, "second"))
+        await again.get_by_label("Email").fill(email)
+        await again.get_by_label("Password").fill(PASSWORD)
+        async with again.expect_navigation(url=f"{redirect_uri}?*"):
+            await again.get_by_role("button", name="Sign in").click()
+        assert parse_qs(urlsplit(again.url).query)["state"] == ["second"]
+        assert problems == []
+    finally:
+        await context.close()
