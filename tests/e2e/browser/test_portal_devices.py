@@ -165,6 +165,9 @@ async def test_device_connection_with_quick_sign_in(
         await expect(page.locator(".quick-sign-in")).to_contain_text("Google")
         await expect(page.get_by_role("button", name="Set up with Google")).to_have_count(0)
         await screenshot(page, "en-device-quick")
+        await _switch_language(page, "ru")
+        await expect(page.get_by_role("status")).to_contain_text("Быстрый вход настроен")
+        await screenshot(page, "ru-device-quick")
 
         tokens = await asyncio.wait_for(polling, timeout=60)
     finally:
@@ -174,18 +177,17 @@ async def test_device_connection_with_quick_sign_in(
 
     # The account page lists the device; disconnecting it kills the app's token at once.
     await page.goto(f"{base}/account")
+    await expect(page.locator("#h-devices")).to_have_text("Устройства")
+    await screenshot(page, "ru-account-devices")
+    await _switch_language(page, "en")
     row = page.locator("ul.devices li", has_text=device_name)
     await expect(row).to_contain_text("Kabinet Notes")
     await expect(row).to_contain_text("android")
     await expect(row).to_contain_text("connected")
-    await page.locator("#h-devices").scroll_into_view_if_needed()
     await screenshot(page, "en-account-devices")
-    await _switch_language(page, "ru")
-    await expect(page.locator("#h-devices")).to_have_text("Устройства")
-    await screenshot(page, "ru-account-devices")
-    await page.locator("ul.devices li", has_text=device_name).get_by_role("button").click()
+    await row.get_by_role("button", name="Disconnect").click()
     await expect(page.locator("ul.devices li", has_text=device_name)).to_have_count(0)
-    await expect(page.locator("#h-devices ~ p").first).to_have_text("Нет подключённых устройств.")
+    await expect(page.locator("#h-devices ~ p").first).to_have_text("No device is connected.")
     assert (await http.get("/api/v1/auth/session", headers=app)).status_code == 401
 
 
