@@ -80,7 +80,7 @@ async def _decide(browser: Browser, email: str, link: str, decision: str) -> str
     confirm = await browser.post("/device/confirm", {"user_code": code, "csrf": csrf})
     assert confirm.status_code == 200, confirm.text
     assert "Kabinet Security" in confirm.text
-    assert "Anna&#x27;s laptop" in confirm.text
+    assert "Anna&#39;s laptop" in confirm.text  # escaped
     assert "windows" in confirm.text
     decided = await browser.post(
         "/device/decide", {"user_code": code, "csrf": csrf, "decision": decision}

@@ -17,6 +17,7 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect
 
 from gateway.auth import CSRF_COOKIE, Principal
 from gateway.clients import ServiceClients
@@ -33,9 +34,12 @@ from gateway.oidc_pages import (
     device_code_page,
     device_confirm_page,
     device_done_page,
+    device_quick_page,
     error_page,
     signin_page,
 )
+from gateway.web.quick_sign_in import DEVICE_QUICK_PAGE, quick_sign_in
+from gateway.web.rendering import page_language, shown_error
 from kabinet.errors import ErrorKind
 from kabinet.identity.v1 import oidc_pb2
 
@@ -124,15 +128,16 @@ class DevicePageController(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
-        language: NamedDependency[str],
         user_code: FromQuery[str] = "",
-    ) -> Response[str]:
+    ) -> Response[Any]:
         """The code form (pre-filled from the link; confirming it is always a separate step)."""
         principal = await browser_principal(request, state)
         if principal is None:
             return_to = "/device" + (f"?user_code={user_code}" if user_code else "")
-            return signin_page(language, return_to)
-        return device_code_page(language, user_code[:16], request.cookies.get(CSRF_COOKIE, ""))
+            return signin_page(request, state, return_to)
+        return device_code_page(
+            request, state, user_code[:16], request.cookies.get(CSRF_COOKIE, "")
+        )
 
     async def _signed_in_form(
         self, request: Request[Any, Any, Any], state: State
@@ -149,12 +154,11 @@ class DevicePageController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         clients: NamedDependency[ServiceClients],
-        language: NamedDependency[str],
-    ) -> Response[str]:
+    ) -> Response[Any]:
         """Which app and device ask: the person compares the code and decides."""
         principal, fields = await self._signed_in_form(request, state)
         if principal is None:
-            return error_page(language, "auth.csrf_failed", 403)
+            return error_page(request, state, "auth.csrf_failed", 403)
         csrf = fields["csrf"]
         try:
             pending = await clients.oidc.LookupUserCode(
@@ -166,10 +170,11 @@ class DevicePageController(Controller):
             error = page_error(failed)
             status = 429 if error.kind is ErrorKind.RESOURCE_EXHAUSTED else 400
             return device_code_page(
-                language, fields["user_code"][:16], csrf, error=error.code, status=status
+                request, state, fields["user_code"][:16], csrf, error=error.code, status=status
             )
         return device_confirm_page(
-            language,
+            request,
+            state,
             user_code=pending.user_code,
             app=pending.client_name,
             device_name=pending.device_name,
@@ -185,12 +190,11 @@ class DevicePageController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         clients: NamedDependency[ServiceClients],
-        language: NamedDependency[str],
-    ) -> Response[str]:
+    ) -> Response[Any]:
         """Approve or deny."""
         principal, fields = await self._signed_in_form(request, state)
         if principal is None:
-            return error_page(language, "auth.csrf_failed", 403)
+            return error_page(request, state, "auth.csrf_failed", 403)
         approve = fields["decision"] == "approve"
         try:
             await clients.oidc.DecideUserCode(
@@ -200,8 +204,29 @@ class DevicePageController(Controller):
             )
         except grpc.aio.AioRpcError as failed:
             error = page_error(failed)
-            return device_code_page(language, "", fields["csrf"], error=error.code, status=400)
-        return device_done_page(language, approve)
+            return device_code_page(
+                request, state, "", fields["csrf"], error=error.code, status=400
+            )
+        quick = (
+            await quick_sign_in(request, state, principal.account_id, DEVICE_QUICK_PAGE)
+            if approve
+            else None
+        )
+        return device_done_page(request, state, approve, quick)
+
+    @get(DEVICE_QUICK_PAGE)
+    async def quick(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        error: FromQuery[str | None] = None,
+    ) -> Response[Any]:
+        """Where setting up quick sign-in from the device page comes back: done, or why not."""
+        principal = await browser_principal(request, state)
+        if principal is None:
+            return Redirect(f"/signin?next={DEVICE_QUICK_PAGE}")
+        quick = await quick_sign_in(request, state, principal.account_id, DEVICE_QUICK_PAGE)
+        return device_quick_page(request, state, quick, shown_error(error, page_language(request)))
 
 
 class DevicesController(Controller):

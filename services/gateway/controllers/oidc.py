@@ -233,7 +233,6 @@ class OidcController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         clients: NamedDependency[ServiceClients],
-        language: NamedDependency[str],
     ) -> Response[Any]:
         """Check the request, then sign in, ask consent, or issue the code and go back."""
         params = {
@@ -242,16 +241,13 @@ class OidcController(Controller):
             if (values := request.query_params.getall(name, []))
         }
         silent = "none" in request.query_params.get("prompt", "").split()
-        return await self._continue(
-            request, state, clients, language, params, consent=False, silent=silent
-        )
+        return await self._continue(request, state, clients, params, consent=False, silent=silent)
 
     async def _continue(
         self,
         request: Request[Any, Any, Any],
         state: State,
         clients: ServiceClients,
-        language: str,
         params: dict[str, str],
         *,
         consent: bool,
@@ -269,7 +265,7 @@ class OidcController(Controller):
         issuer = state.settings.common.issuer
         if check.error:
             if not check.redirect_allowed:
-                return error_page(language, check.error_code)
+                return error_page(request, state, check.error_code)
             return _redirect(
                 params["redirect_uri"],
                 {"error": check.error, "state": params.get("state", ""), "iss": issuer},
@@ -288,10 +284,10 @@ class OidcController(Controller):
             )
         if principal is None:
             return_to = "/oauth2/authorize?" + urlencode(params)
-            return signin_page(language, return_to, app=check.client_name)
+            return signin_page(request, state, return_to, app=check.client_name)
         if check.consent_required and not consent:
             csrf = request.cookies.get(CSRF_COOKIE, "")
-            return consent_page(language, check.client_name, list(check.scopes), params, csrf)
+            return consent_page(request, state, check.client_name, list(check.scopes), params, csrf)
         reply = await clients.oidc.IssueCode(
             oidc_pb2.IssueCodeRequest(
                 params=message,
@@ -311,13 +307,12 @@ class OidcController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         clients: NamedDependency[ServiceClients],
-        language: NamedDependency[str],
     ) -> Response[Any]:
         """The consent page's answer: allow issues the code, deny returns access_denied."""
         form = await request.form()
         fields = {k: str(form.get(k, "")) for k in (*AUTHORIZE_PARAMS, "csrf", "decision")}
         if not check_form_csrf(request, state, fields.pop("csrf")):
-            return error_page(language, "auth.csrf_failed", 403)
+            return error_page(request, state, "auth.csrf_failed", 403)
         decision = fields.pop("decision")
         params = {k: v for k, v in fields.items() if v}
         if decision != "allow":
@@ -325,7 +320,7 @@ class OidcController(Controller):
                 oidc_pb2.CheckAuthorizationRequest(params=oidc_pb2.AuthorizationParams(**params))
             )
             if check.error and not check.redirect_allowed:
-                return error_page(language, check.error_code)
+                return error_page(request, state, check.error_code)
             return _redirect(
                 params["redirect_uri"],
                 {
@@ -334,7 +329,7 @@ class OidcController(Controller):
                     "iss": state.settings.common.issuer,
                 },
             )
-        return await self._continue(request, state, clients, language, params, consent=True)
+        return await self._continue(request, state, clients, params, consent=True)
 
     @post("/oauth2/signin", status_code=303, include_in_schema=False)
     async def signin(
@@ -343,7 +338,6 @@ class OidcController(Controller):
         state: State,
         clients: NamedDependency[ServiceClients],
         client_info: NamedDependency[identity_pb2.ClientInfo],
-        language: NamedDependency[str],
     ) -> Response[Any]:
         """The sign-in form of the provider's pages: the password sign-in, then back."""
         form = await request.form()
@@ -352,7 +346,7 @@ class OidcController(Controller):
             return_to = "/"
         origin = request.headers.get("origin")
         if origin is not None and origin not in state.allowed_origins:
-            return error_page(language, "auth.csrf_failed", 403)
+            return error_page(request, state, "auth.csrf_failed", 403)
         try:
             reply = await clients.identity.SignIn(
                 identity_pb2.SignInRequest(
@@ -362,7 +356,7 @@ class OidcController(Controller):
                 )
             )
         except grpc.aio.AioRpcError as failed:
-            return signin_page(language, return_to, error=page_error(failed).code, status=400)
+            return signin_page(request, state, return_to, error=page_error(failed).code, status=400)
         response: Response[Any] = Redirect(return_to, status_code=303, headers=NO_STORE)
         set_session_cookies(
             response,
@@ -486,7 +480,6 @@ class OidcController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         clients: NamedDependency[ServiceClients],
-        language: NamedDependency[str],
     ) -> Response[Any]:
         """With a valid id_token_hint: sign out and go back; without one: ask to confirm."""
         query = request.query_params
@@ -498,14 +491,14 @@ class OidcController(Controller):
             )
         )
         if not ended.confirmed:
-            return logout_confirm_page(language, request.cookies.get(CSRF_COOKIE, ""))
+            return logout_confirm_page(request, state, request.cookies.get(CSRF_COOKIE, ""))
         await self._sign_out_browser(request, state, clients)
         if ended.redirect_uri:
             response: Response[Any] = _redirect(
                 ended.redirect_uri, {"state": query.get("state", "")}
             )
         else:
-            response = logout_done_page(language, ended.client_name)
+            response = logout_done_page(request, state, ended.client_name)
         clear_session_cookies(response)
         return response
 
@@ -515,14 +508,13 @@ class OidcController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         clients: NamedDependency[ServiceClients],
-        language: NamedDependency[str],
     ) -> Response[Any]:
         """The person confirmed signing out."""
         form = await request.form()
         if not check_form_csrf(request, state, str(form.get("csrf", ""))):
-            return error_page(language, "auth.csrf_failed", 403)
+            return error_page(request, state, "auth.csrf_failed", 403)
         await self._sign_out_browser(request, state, clients)
-        response = logout_done_page(language)
+        response = logout_done_page(request, state)
         clear_session_cookies(response)
         return response
 

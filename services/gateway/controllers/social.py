@@ -37,6 +37,10 @@ from kabinet.identity.v1 import federation_pb2, identity_pb2
 from kabinet.rpc.errors import domain_error_from_rpc
 
 BINDING_COOKIE = "__Host-kabinet_sf_{provider}"
+# Where a failed linking lands when it was started from one of these pages (it comes back there
+# anyway when it succeeds); the cookie only ever names a page of this list, else ``/account``.
+LINK_BACK_COOKIE = "__Host-kabinet_sf_back"
+LINK_FAILURE_PAGES = frozenset({"/device/quick-sign-in"})
 PROVIDER_NAMES = frozenset({"google", "apple", "facebook", "yandex", "vk"})
 MAX_PARAM = 4096
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -68,6 +72,18 @@ def _set_binding(response: Response[Any], provider: str, binding: str, max_age: 
         secure=True,
         httponly=True,
         samesite="none",
+    )
+
+
+def _set_back(response: Response[Any], page: str, max_age: int) -> None:
+    response.set_cookie(
+        LINK_BACK_COOKIE,
+        page,
+        max_age=max_age,
+        path="/",
+        secure=True,  # a ``__Host-`` cookie is only set (and only removed) with Secure
+        httponly=True,
+        samesite="none",  # like the binding: Apple comes back with a cross-site POST
     )
 
 
@@ -213,14 +229,19 @@ async def _complete(
             signed_in = await state.authenticator.principal(request) is not None
         except (InvalidToken, DomainError):
             signed_in = False
-        page = "/account" if signed_in else "/signin"  # linking happens when signed in
+        back = request.cookies.get(LINK_BACK_COOKIE, "")
+        # Linking happens when signed in: its failure goes to the account page, or back to
+        # the page it was started from.
+        page = (back if back in LINK_FAILURE_PAGES else "/account") if signed_in else "/signin"
         failed = Redirect(
             f"{base}{page}?{urlencode({'error': error.code})}", status_code=303, headers=NO_STORE
         )
-        failed.delete_cookie(cookie, path="/")
+        _set_binding(failed, name, "", 0)
+        _set_back(failed, "", 0)
         return failed
     response = Redirect(f"{base}{reply.return_to or '/'}", status_code=303, headers=NO_STORE)
-    response.delete_cookie(cookie, path="/")
+    _set_binding(response, name, "", 0)
+    _set_back(response, "", 0)
     if reply.HasField("tokens"):
         set_session_cookies(
             response,
@@ -285,6 +306,10 @@ class LinkedIdentitiesController(Controller):
             headers=NO_STORE,
         )
         _set_binding(response, provider, reply.binding, reply.expires_in)
+        if data.return_to in LINK_FAILURE_PAGES:
+            _set_back(response, data.return_to, reply.expires_in)
+        else:
+            _set_back(response, "", 0)
         return response
 
     @delete("/{provider:str}", status_code=204, summary="Unlink a provider")

@@ -22,7 +22,7 @@ from gateway.web.rendering import (
     when,
 )
 from gateway.web.texts import PROVIDER_LABELS
-from kabinet.identity.v1 import federation_pb2, identity_pb2
+from kabinet.identity.v1 import federation_pb2, identity_pb2, oidc_pb2
 from kabinet.messages import LANGUAGES
 
 
@@ -110,6 +110,11 @@ class PortalController(Controller):
         ).identities
         linked_names = {i.provider for i in linked}
         offered = await self._providers(request, state, principal.account_id)
+        devices = (
+            await state.clients.devices.ListDevices(
+                oidc_pb2.ListDevicesRequest(account_id=principal.account_id)
+            )
+        ).devices
         return render_page(
             request,
             state,
@@ -130,6 +135,18 @@ class PortalController(Controller):
                 {"name": p, "label": PROVIDER_LABELS[p]}
                 for p in offered
                 if p in PROVIDER_LABELS and p not in linked_names
+            ],
+            devices=[
+                {
+                    "id": d.id,
+                    "name": d.name,
+                    "platform": d.platform,
+                    "app": d.app_name,
+                    "app_version": d.app_version,
+                    "connected_at": when(d.connected_at),
+                    "last_seen_at": when(d.last_seen_at),
+                }
+                for d in devices
             ],
             sessions=[
                 {

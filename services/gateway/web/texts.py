@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway.web import texts_commerce
+from gateway.web.texts_devices import TEXTS as _DEVICES
 from gateway.web.texts_support import TEXTS as _SUPPORT
 
 _PORTAL: dict[str, dict[str, str]] = {
@@ -183,4 +184,4 @@ def merge(*parts: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     return merged
 
 
-TEXTS = merge(_PORTAL, texts_commerce.TEXTS, _SUPPORT)
+TEXTS = merge(_PORTAL, texts_commerce.TEXTS, _SUPPORT, _DEVICES)
