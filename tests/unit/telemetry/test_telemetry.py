@@ -99,7 +99,10 @@ async def test_health_checks_make_no_spans() -> None:
     finally:
         telemetry.shutdown()
 
-    assert exporter.get_finished_spans() == ()
+    # Only the health check's own spans count: a cluster other tests left running in this
+    # process exports to the same global provider meanwhile.
+    names = [span.name for span in exporter.get_finished_spans()]
+    assert [name for name in names if "grpc.health" in name or "Health" in name] == []
 
 
 def test_a_second_setup_reuses_the_provider_and_shutdown_detaches_only_its_exporter() -> None:
