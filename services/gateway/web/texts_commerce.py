@@ -4,6 +4,12 @@ from __future__ import annotations
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
+        "feature.antivirus": "antivirus",
+        "feature.vpn": "VPN",
+        "feature.password_manager": "password manager",
+        "feature.parental_control": "parental control",
+        "feature.priority_support": "priority support",
+        "feature.identity_protection": "identity protection",
         "nav.subscriptions": "Subscriptions",
         "nav.downloads": "Downloads",
         "nav.buy": "Buy",
@@ -57,6 +63,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "dl.size": "MB",
     },
     "ru": {
+        "feature.antivirus": "антивирус",
+        "feature.vpn": "VPN",
+        "feature.password_manager": "менеджер паролей",
+        "feature.parental_control": "родительский контроль",
+        "feature.priority_support": "приоритетная поддержка",
+        "feature.identity_protection": "защита личных данных",
         "nav.subscriptions": "Подписки",
         "nav.downloads": "Загрузки",
         "nav.buy": "Купить",
