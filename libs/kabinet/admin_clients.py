@@ -6,13 +6,16 @@
   ``{"client_id": ..., "name": ..., "confidential": true, "redirect_uris": [...],
   "grant_types": ["authorization_code", "refresh_token"], "scopes": ["openid", "email"]}``);
   a confidential client's secret is printed once, here, and Kabinet keeps only its hash;
-- ``clients update FILE.json``: replace a client's settings (its secret is kept);
+- ``clients update FILE.json``: replace a client's settings (its secret is kept); a file that
+  does not say ``"disabled"`` keeps the client's current state, so an update never quietly
+  enables a disabled client;
 - ``clients disable CLIENT_ID``: refuse the client from now on.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +72,14 @@ async def run(args: argparse.Namespace, database: str) -> list[str]:
                 lines.append(f"client secret (shown once, keep it now): {made.client_secret}")
             return lines
         if args.command == "update":
+            text = args.file.read_text(encoding="utf-8")
+            client = json_format.Parse(text, oidc_pb2.OAuthClient())
+            if "disabled" not in json.loads(text):
+                listed = await stub.ListClients(oidc_pb2.ListClientsRequest(), metadata=md)
+                current = [c for c in listed.clients if c.client_id == client.client_id]
+                client.disabled = bool(current) and current[0].disabled
             updated = await stub.UpdateClient(
-                oidc_pb2.UpdateClientRequest(client=_client(args.file)), metadata=md
+                oidc_pb2.UpdateClientRequest(client=client), metadata=md
             )
             return [describe(updated.client)]
         await stub.DisableClient(

@@ -180,6 +180,19 @@ async def test_operators_register_update_list_and_disable_clients(
     assert refused.status_code == 401
     code, out, err = await _admin(capsys, "clients", "list")
     assert "DISABLED" in next(line for line in out.splitlines() if line.startswith(client_id))
+    # An update that does not mention "disabled" keeps the client disabled; one that says so
+    # enables it again.
+    code, out, err = await _admin(capsys, "clients", "update", str(path))
+    assert code == 0, err
+    assert "DISABLED" in out
+    still = await http.post("/oauth2/token", data=token(), auth=(client_id, secret))
+    assert still.status_code == 401
+    path.write_text(json.dumps({**client, "disabled": False}), encoding="utf-8")
+    code, out, err = await _admin(capsys, "clients", "update", str(path))
+    assert code == 0, err
+    assert "DISABLED" not in out
+    enabled = await http.post("/oauth2/token", data=token(), auth=(client_id, secret))
+    assert enabled.status_code == 200, enabled.text
 
     # A second registration of the same id is refused by identity.
     code, _, err = await _admin(capsys, "clients", "register", str(path))
