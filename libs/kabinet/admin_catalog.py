@@ -75,6 +75,11 @@ def describe(plan: subscription_pb2.Plan) -> str:
     return f"{plan.id}  {tier} {sale}  {plan.name} / {plan.name_ru}  [{options}]"
 
 
+def _option(args: argparse.Namespace) -> dict[str, Any]:
+    """The plan option ``codes issue`` and ``plans price`` name."""
+    return {"plan_id": args.plan, "devices": args.devices, "term_months": args.term_months}
+
+
 async def run(args: argparse.Namespace, database: str) -> list[str]:
     """The command's output lines; gRPC errors propagate."""
     async with operator_link(database, lambda a: a.subscription, SERVICES) as link:
@@ -83,13 +88,7 @@ async def run(args: argparse.Namespace, database: str) -> list[str]:
         md = link.metadata
         if args.group == "codes":
             issued = await public.IssueCodes(
-                subscription_pb2.IssueCodesRequest(
-                    plan_id=args.plan,
-                    devices=args.devices,
-                    term_months=args.term_months,
-                    count=args.count,
-                ),
-                metadata=md,
+                subscription_pb2.IssueCodesRequest(**_option(args), count=args.count), metadata=md
             )
             return [f"batch {issued.batch_id}: {len(issued.codes)} codes", *issued.codes]
         if args.command == "list":
@@ -109,9 +108,7 @@ async def run(args: argparse.Namespace, database: str) -> list[str]:
         if args.command == "price":
             priced = await admin.SetPrice(
                 admin_pb2.SetPriceRequest(
-                    plan_id=args.plan,
-                    devices=args.devices,
-                    term_months=args.term_months,
+                    **_option(args),
                     price=subscription_pb2.Price(
                         region=args.region.upper(),
                         currency=args.currency.upper(),
