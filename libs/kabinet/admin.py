@@ -7,13 +7,13 @@ It talks to the same PostgreSQL and NATS as the services (``KABINET_DATABASE_URL
   is, and per durable consumer, messages not yet delivered and not yet acknowledged;
 - ``kabinet-admin events parked [--service S] [--all]``: events a consumer gave up on;
 - ``kabinet-admin events replay SERVICE PARKED_ID``: ask the consumer to run its handler again;
-- ``kabinet-admin roles grant|revoke EMAIL ROLE``: give or take a role (``support_agent``,
-  ``operator``) through identity's ``GrantRole``/``RevokeRole`` (``KABINET_IDENTITY_ADDR``); the
-  account's tokens carry the change from its next sign-in or refresh;
 - ``kabinet-admin migrate [--service S]``: apply every service's pending migrations and exit (the
   release's migration Job; services also migrate at start-up, under the same advisory lock);
 - ``kabinet-admin keys rotate [--publish-ahead SECONDS]``: create identity's next signing key now;
-- ``kabinet-admin releases ...``: installers (see ``kabinet.admin_releases``).
+- commands that call a service as an operator, one module each (``kabinet.admin_rpc`` holds
+  what they share): ``roles`` (``kabinet.admin_roles``), ``plans`` and ``codes``
+  (``kabinet.admin_catalog``), ``clients`` (``kabinet.admin_clients``), ``releases``
+  (``kabinet.admin_releases``).
 """
 
 from __future__ import annotations
@@ -28,11 +28,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
-import grpc
 import nats
 from nats.js.errors import NotFoundError
 
-from kabinet import admin_releases
+from kabinet import admin_catalog, admin_clients, admin_releases, admin_roles, admin_rpc
 from kabinet.config import ConfigError, load_settings
 from kabinet.db import check_schema_name, migrate_url
 from kabinet.devstack.settings import DevstackSettings
@@ -41,6 +40,12 @@ from kabinet.events.streams import STREAMS
 from kabinet.settings import CommonSettings
 
 SERVICES = ("identity", "subscription", "distribution", "support")
+# Command groups that call a service as an operator.
+RPC_GROUPS = {
+    group: module
+    for module in (admin_roles, admin_catalog, admin_clients, admin_releases)
+    for group in module.GROUPS
+}
 
 
 def _urls() -> tuple[str, str]:
@@ -125,40 +130,6 @@ async def replay(database: str, service: str, parked_id: uuid.UUID) -> bool:
         await conn.close()
 
 
-ROLE_CALL_TIMEOUT = 10.0
-
-
-async def change_role(database: str, action: str, email: str, role: str) -> str:
-    """Grant or revoke ``role`` over identity's gRPC API, as an operator tool (a short token
-    signed with identity's key, read with the database credentials: how the first operator is
-    made); the line to print."""
-    import grpc
-
-    from kabinet.auth.operator import operator_metadata
-    from kabinet.identity.v1 import identity_pb2, identity_pb2_grpc
-
-    common = load_settings(CommonSettings)
-    operator = await operator_metadata(database, issuer=common.issuer, audience=common.api_audience)
-    async with grpc.aio.insecure_channel(common.addresses.identity) as channel:
-        stub = identity_pb2_grpc.IdentityServiceStub(channel)
-        if action == "grant":
-            granted = await stub.GrantRole(
-                identity_pb2.GrantRoleRequest(email=email, role=role),
-                timeout=ROLE_CALL_TIMEOUT,
-                metadata=operator,
-            )
-            account_id, roles, changed = granted.account_id, granted.roles, granted.changed
-        else:
-            revoked = await stub.RevokeRole(
-                identity_pb2.RevokeRoleRequest(email=email, role=role),
-                timeout=ROLE_CALL_TIMEOUT,
-                metadata=operator,
-            )
-            account_id, roles, changed = revoked.account_id, revoked.roles, revoked.changed
-    state = "changed" if changed else "unchanged"
-    return f"{account_id} roles: {', '.join(roles) or '-'} ({state})"
-
-
 def service_migrations(service: str) -> Path:
     """The migrations folder of ``service``'s package, found without importing the service."""
     spec = importlib.util.find_spec(service)
@@ -202,12 +173,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     again = commands.add_parser("replay", help="run a parked event's handler again")
     again.add_argument("service", choices=SERVICES)
     again.add_argument("parked_id", type=uuid.UUID)
-    roles = groups.add_parser("roles", help="grant or revoke an account's role")
-    role_commands = roles.add_subparsers(dest="command", required=True)
-    for action in ("grant", "revoke"):
-        sub = role_commands.add_parser(action, help=f"{action} a role (support_agent, operator)")
-        sub.add_argument("email")
-        sub.add_argument("role")
     migrating = groups.add_parser("migrate", help="apply pending database migrations and exit")
     migrating.add_argument("--service", choices=SERVICES, help="only this service's schema")
     keys = groups.add_parser("keys", help="identity's token signing keys")
@@ -218,20 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=_positive,
         help="seconds it is published before it signs (default KABINET_IDENTITY_KEY_PUBLISH_AHEAD)",
     )
-    admin_releases.add_parser(groups)
+    for module in dict.fromkeys(RPC_GROUPS.values()):
+        module.add_parser(groups)
     args = parser.parse_args(argv)
-    if args.group == "roles":
-        return _roles(args.command, args.email, args.role)
-    if args.group == "releases":
-        try:
-            print("\n".join(admin_releases.run(args, _urls()[0])))
-        except (OSError, asyncpg.PostgresError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        except grpc.aio.AioRpcError as exc:
-            print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
-            return 1
-        return 0
+    if args.group in RPC_GROUPS:
+        return admin_rpc.run_group(RPC_GROUPS[args.group].run, args, lambda: _urls()[0])
     try:
         database, bus = _urls()
     except ConfigError as exc:
@@ -254,24 +210,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("replay requested; the consumer runs it within seconds")
     except (OSError, RuntimeError, ValueError, asyncpg.PostgresError, nats.errors.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _roles(action: str, email: str, role: str) -> int:
-    import grpc
-
-    try:
-        database, _ = _urls()
-        print(asyncio.run(change_role(database, action, email, role)))
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except grpc.aio.AioRpcError as exc:
-        print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
         return 1
     return 0
 

@@ -11,19 +11,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from kabinet.auth.operator import operator_metadata
-from kabinet.config import load_settings
+from kabinet.admin_rpc import operator_link
 from kabinet.distribution.v1 import distribution_pb2 as pb
 from kabinet.distribution.v1 import distribution_pb2_grpc
-from kabinet.rpc.client import create_channel
-from kabinet.settings import CommonSettings
 
+GROUPS = ("releases",)
 CHUNK = 256 * 1024
 PLATFORMS: dict[str, pb.Platform.ValueType] = {
     "windows": pb.PLATFORM_WINDOWS,
@@ -91,13 +88,12 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-async def _run(args: argparse.Namespace, database: str) -> list[str]:
-    common = load_settings(CommonSettings)
-    # Publishing is for operators: the tool signs its token with identity's key.
-    operator = await operator_metadata(database, issuer=common.issuer, audience=common.api_audience)
-    channel = create_channel(common.addresses.distribution, default_timeout=30.0)
-    stub: Any = distribution_pb2_grpc.DistributionServiceStub(channel)
-    try:
+async def run(args: argparse.Namespace, database: str) -> list[str]:
+    """The command's output lines; gRPC errors propagate (``main`` reports them). ``database``
+    is where identity's signing key is read for the operator token."""
+    async with operator_link(database, lambda a: a.distribution) as link:
+        stub: Any = distribution_pb2_grpc.DistributionServiceStub(link.channel)
+        operator = link.metadata
         if args.command == "list":
             reply = await stub.ListReleases(
                 pb.ListReleasesRequest(application_id=args.application), metadata=operator
@@ -129,11 +125,3 @@ async def _run(args: argparse.Namespace, database: str) -> list[str]:
             return [_describe((await stub.MarkLatest(latest, metadata=operator)).release)]
         withdraw = pb.WithdrawReleaseRequest(release_id=args.release_id)
         return [_describe((await stub.WithdrawRelease(withdraw, metadata=operator)).release)]
-    finally:
-        await channel.close()
-
-
-def run(args: argparse.Namespace, database: str) -> list[str]:
-    """The command's output lines; gRPC errors propagate (``main`` reports them). ``database``
-    is where identity's signing key is read for the operator token."""
-    return asyncio.run(_run(args, database))

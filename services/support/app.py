@@ -8,7 +8,7 @@ import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kabinet.objectstore import LocalDirectoryStore
+from kabinet.objectstore.config import open_store
 from kabinet.service import ServiceHost
 from support.api.grpc import SERVICE_NAME, register
 from support.clients import IdentityAccounts, SubscriptionEntitlements, channels
@@ -42,7 +42,7 @@ async def serve(
         try:
             services = SupportServices(
                 PostgresStore(host.pool, templates),
-                LocalDirectoryStore(Path(settings.attachments_dir)),
+                open_store(settings.objects),
                 SubscriptionEntitlements(links["subscription"], settings.rpc_timeout),
                 IdentityAccounts(links["identity"], settings.rpc_timeout),
                 utc_now,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from kabinet.config import setting
+from kabinet.objectstore.config import ObjectStoreSettings
 from kabinet.settings import CommonSettings
 from support.domain.rules import SupportRules
 
@@ -15,11 +16,8 @@ class SupportSettings:
     """Everything ``python -m support`` reads from the environment."""
 
     common: CommonSettings
-    attachments_dir: str = setting(
-        "KABINET_SUPPORT_ATTACHMENTS_DIR",
-        ".kabinet/attachments",
-        "directory of the local object store that keeps ticket attachments",
-    )
+    # Attachments are kept under tickets/ in the object store distribution also uses.
+    objects: ObjectStoreSettings = ObjectStoreSettings()  # noqa: RUF009 - frozen settings
     max_attachment_bytes: int = setting(
         "KABINET_SUPPORT_MAX_ATTACHMENT_BYTES", 1_048_576, "largest attachment accepted, bytes"
     )

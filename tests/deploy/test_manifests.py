@@ -226,11 +226,53 @@ def test_every_setting_a_process_reads_is_given_to_it(
         assert not missing, f"{name}: {sorted(missing)}"
 
 
+def _values(resources: list[Resource], container: dict[str, Any]) -> dict[str, str]:
+    """The plain values a container gets from its ConfigMaps and ``env`` (not Secrets)."""
+    values: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        values |= _one(resources, "ConfigMap", source["configMapRef"]["name"])["data"]
+    values |= {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+    return values
+
+
+# Settings that are secrets: never in a ConfigMap, always from a Secret.
+SECRET_SETTINGS = {
+    "KABINET_DATABASE_URL",
+    "KABINET_SMTP_URL",
+    "KABINET_IDENTITY_GOOGLE_CLIENT_SECRET",
+    "KABINET_IDENTITY_FACEBOOK_CLIENT_SECRET",
+    "KABINET_IDENTITY_YANDEX_CLIENT_SECRET",
+    "KABINET_DISTRIBUTION_LINK_SECRET",
+    "KABINET_OBJECTSTORE_S3_ACCESS_KEY_ID",
+    "KABINET_OBJECTSTORE_S3_SECRET_ACCESS_KEY",
+    "KABINET_PAYMENTS_SANDBOX_API_KEY",
+    "KABINET_PAYMENTS_WEBHOOK_SECRET",
+}
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_secrets_come_from_secrets(rendered: dict[str, list[Resource]], overlay: str) -> None:
     for config in _of(rendered[overlay], "ConfigMap"):
         for key in config["data"]:
-            assert key not in {"KABINET_DATABASE_URL", "KABINET_SMTP_URL"}, key
+            assert key not in SECRET_SETTINGS, key
+    secret_names = {env for s in SETTINGS.values() for env, _, _ in describe(s)} & SECRET_SETTINGS
+    assert secret_names == SECRET_SETTINGS, "a listed secret is no longer a setting"
+    for name in SETTINGS:
+        (container,) = _one(rendered[overlay], "Deployment", name)["spec"]["template"]["spec"][
+            "containers"
+        ]
+        for env in container["env"]:
+            if env["name"] in SECRET_SETTINGS:
+                assert "value" not in env, env["name"]
+                assert env["valueFrom"]["secretKeyRef"]["name"], env["name"]
+    # Apple's private key is a file from a Secret volume, not a value.
+    pod = _one(rendered[overlay], "Deployment", "identity")["spec"]["template"]["spec"]
+    (identity,) = pod["containers"]
+    key_file = _values(rendered[overlay], identity)["KABINET_IDENTITY_APPLE_PRIVATE_KEY_FILE"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    (mount,) = [m for m in identity["volumeMounts"] if key_file.startswith(m["mountPath"] + "/")]
+    assert mount["readOnly"] is True
+    assert volumes[mount["name"]]["secret"]["secretName"] == "kabinet-identity-apple"
     for name in SERVICE_PORTS:
         (container,) = _one(rendered[overlay], "Deployment", name)["spec"]["template"]["spec"][
             "containers"
@@ -363,3 +405,45 @@ def test_the_dockerfile_builds_one_non_root_image_from_the_lock() -> None:
         pod = kustomize.pod_spec(resource)
         if pod and pod.get("containers", [{}])[0].get("image", "").startswith("registry."):
             assert pod["securityContext"]["runAsUser"] == int(users[-1].split(":")[0])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_cluster_uses_real_providers_and_a_shared_object_store(
+    rendered: dict[str, list[Resource]], overlay: str
+) -> None:
+    resources = rendered[overlay]
+
+    def values(name: str) -> dict[str, str]:
+        (container,) = _one(resources, "Deployment", name)["spec"]["template"]["spec"]["containers"]
+        return _values(resources, container)
+
+    # Processes on different nodes: installers and attachments in one S3 bucket, which the
+    # gateway streams downloads from.
+    stores = {
+        name: {k: v for k, v in values(name).items() if k.startswith("KABINET_OBJECTSTORE_")}
+        for name in ("distribution", "support", "gateway")
+    }
+    assert stores["distribution"]["KABINET_OBJECTSTORE_BACKEND"] == "s3"
+    assert stores["distribution"]["KABINET_OBJECTSTORE_S3_BUCKET"]
+    assert stores["distribution"] == stores["support"] == stores["gateway"]
+    assert values("distribution")["KABINET_DISTRIBUTION_PLACEHOLDERS"] == "false"
+    # No sandbox payment provider in a cluster.
+    assert values("subscription")["KABINET_PAYMENTS_SANDBOX_URL"] == ""
+    identity = values("identity")
+    social = ("GOOGLE", "APPLE", "FACEBOOK", "YANDEX", "VK")
+    providers = tuple(f"KABINET_IDENTITY_{p}_" for p in social)
+    endpoints = {
+        k: v
+        for k, v in identity.items()
+        if k.startswith(providers) and k.endswith(("_URL", "_ISSUER")) and v
+    }
+    assert len(endpoints) == 16
+    for name, url in endpoints.items():
+        assert url.startswith("https://"), name
+    assert identity["KABINET_IDENTITY_GOOGLE_DISCOVERY_URL"] == (
+        "https://accounts.google.com/.well-known/openid-configuration"
+    )
+    assert identity["KABINET_IDENTITY_VK_TOKEN_URL"].startswith("https://id.vk.com/")
+    assert identity["KABINET_IDENTITY_CLIENTS_SEED"].startswith("/etc/kabinet/clients/")
+    seeded = _one(resources, "ConfigMap", "kabinet-identity-clients")["data"]["clients.json"]
+    assert "127.0.0.1" not in seeded

@@ -417,6 +417,9 @@ async def test_a_deleted_account_takes_its_tickets_and_files_along(
     detail = (await http.get(f"/api/v1/support/tickets/{tid}", headers=agent.auth)).json()
     url = detail["messages"][0]["attachments"][0]["url"]
     assert (await http.get(url, headers=agent.auth)).status_code == 200
+    # Attachments live in the object store the whole cluster shares (KABINET_OBJECTSTORE_*).
+    root = Path(cluster.environ["KABINET_OBJECTSTORE_DIR"]) / "objects" / "tickets"
+    assert any((root / tid).iterdir())
     deleted = await http.post(
         "/api/v1/account/delete", json={"password": PASSWORD}, headers=person.auth
     )
@@ -428,7 +431,6 @@ async def test_a_deleted_account_takes_its_tickets_and_files_along(
         await asyncio.sleep(0.1)
     assert gone.status_code == 404
     assert (await http.get(url, headers=agent.auth)).status_code == 404
-    root = Path(cluster.environ["KABINET_SUPPORT_ATTACHMENTS_DIR"]) / "objects" / "tickets"
     assert not (root / tid).exists() or not any((root / tid).iterdir())
 
 

@@ -85,7 +85,6 @@ def cluster_environ(
         # Tests pay for argon2 on every sign-in: keep the cost low there, the policy unchanged.
         "KABINET_IDENTITY_ARGON2_MEMORY_KIB": "1024",
         "KABINET_IDENTITY_ARGON2_TIME_COST": "1",
-        "KABINET_SUPPORT_ATTACHMENTS_DIR": str(mailbox_dir.parent / "attachments"),
         # Requests from 127.0.0.1 play the edge (its X-Forwarded-For and region header are
         # believed); a test that needs an untrusted hop connects from 127.0.0.2.
         "KABINET_TRUSTED_PROXIES": "127.0.0.1/32",
