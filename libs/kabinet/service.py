@@ -97,7 +97,12 @@ class ServiceHost:
         self._pool = await create_pool(
             self.common.database_url, self.schema, max_size=self._pool_size
         )
-        await self._ensure_own_stream()
+        try:
+            await self._ensure_own_stream()
+        except BaseException:
+            # A host that could not start is not exited: release what it holds here.
+            await self.__aexit__(None, None, None)
+            raise
         return self
 
     async def __aexit__(
