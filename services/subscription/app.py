@@ -12,6 +12,7 @@ from pathlib import Path
 import grpc
 
 from kabinet.service import ServiceHost
+from subscription.accounts import IdentityAccounts
 from subscription.api.admin import register_admin
 from subscription.api.grpc import ADMIN_SERVICE_NAME, SERVICE_NAME, register
 from subscription.config import SubscriptionSettings
@@ -20,6 +21,7 @@ from subscription.domain.lifecycle import LifecycleServices
 from subscription.domain.orders import OrderServices
 from subscription.domain.payments import PaymentProvider
 from subscription.domain.ports import Clock
+from subscription.domain.reminders import Accounts
 from subscription.domain.scheduler import Scheduler
 from subscription.domain.seats import SeatServices
 from subscription.domain.services import SubscriptionServices
@@ -60,6 +62,7 @@ def wire(
     settings: SubscriptionSettings,
     clock: Clock = utc_now,
     provider: PaymentProvider | None = None,
+    accounts: Accounts | None = None,
 ) -> Wired:
     grace = timedelta(days=settings.schedule.grace_days)
     p = settings.payments
@@ -81,6 +84,10 @@ def wire(
             store,
             clock,
             orders,
+            accounts
+            or IdentityAccounts(
+                settings.common.addresses.identity, settings.schedule.identity_timeout
+            ),
             grace=grace,
             renew_ahead=timedelta(days=settings.schedule.renew_days),
         ),

@@ -24,6 +24,7 @@ from subscription.domain.model import (
     Seat,
     Subscription,
 )
+from subscription.domain.reminders import MailOutcome, PendingReminder
 
 Clock = Callable[[], datetime]
 
@@ -161,7 +162,23 @@ class Schedule(Protocol):
     async def record_reminder(
         self, subscription_id: uuid.UUID, ends_at: datetime, days_before: int, now: datetime
     ) -> bool:
-        """Note a reminder as sent; False when it was sent already."""
+        """Note a reminder as due (its mail still to go); False when it was noted already."""
+        ...
+
+    async def unmailed_reminders(self, limit: int) -> list[PendingReminder]:
+        """Reminders noted but not mailed yet, oldest first."""
+        ...
+
+    async def mark_reminder_mailed(
+        self,
+        subscription_id: uuid.UUID,
+        ends_at: datetime,
+        days_before: int,
+        outcome: MailOutcome,
+        now: datetime,
+    ) -> bool:
+        """Close a reminder's mail (only when still open, its row locked until the transaction
+        ends); False when it was closed already."""
         ...
 
     async def record_renewal_attempt(

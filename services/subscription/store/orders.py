@@ -14,6 +14,7 @@ import asyncpg
 
 from kabinet.mail.outbox import enqueue_mail
 from subscription.domain.model import Order, OrderKind, OrderStatus, Seat, Subscription
+from subscription.domain.reminders import MailOutcome, PendingReminder
 from subscription.mail import subscription_templates
 
 # Only one replica runs a scheduler pass at a time.
@@ -231,6 +232,41 @@ class OrderQueries:
             now,
         )
         return bool(inserted)
+
+    async def unmailed_reminders(self, limit: int) -> list[PendingReminder]:
+        rows = await self._conn.fetch(
+            "SELECT r.subscription_id, s.account_id, r.ends_at, r.days_before,"
+            " s.status = 'active' AND s.ends_at = r.ends_at AS current"
+            " FROM reminders_sent r JOIN subscriptions s ON s.id = r.subscription_id"
+            " WHERE r.mailed_at IS NULL ORDER BY r.sent_at, r.subscription_id LIMIT $1",
+            limit,
+        )
+        return [
+            PendingReminder(
+                r["subscription_id"], r["account_id"], r["ends_at"], r["days_before"], r["current"]
+            )
+            for r in rows
+        ]
+
+    async def mark_reminder_mailed(
+        self,
+        subscription_id: uuid.UUID,
+        ends_at: datetime,
+        days_before: int,
+        outcome: MailOutcome,
+        now: datetime,
+    ) -> bool:
+        status = await self._conn.execute(
+            "UPDATE reminders_sent SET mailed_at = $4, mail_outcome = $5"
+            " WHERE subscription_id = $1 AND ends_at = $2 AND days_before = $3"
+            " AND mailed_at IS NULL",
+            subscription_id,
+            ends_at,
+            days_before,
+            now,
+            outcome.value,
+        )
+        return bool(status == "UPDATE 1")
 
     async def record_renewal_attempt(
         self, subscription_id: uuid.UUID, ends_at: datetime, order_id: uuid.UUID, now: datetime

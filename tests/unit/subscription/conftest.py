@@ -6,6 +6,7 @@ thrown away when it raises, like a rollback.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 import uuid
@@ -33,6 +34,12 @@ from subscription.domain.model import (
 )
 from subscription.domain.orders import OrderServices
 from subscription.domain.payments import CreatedPayment, PaymentFailedError, PaymentRequest
+from subscription.domain.reminders import (
+    AccountsUnavailableError,
+    Contact,
+    MailOutcome,
+    PendingReminder,
+)
 from subscription.domain.services import SubscriptionServices
 
 
@@ -61,7 +68,10 @@ class State:
     orders: dict[uuid.UUID, Order] = field(default_factory=dict)
     payment_events: set[tuple[str, str]] = field(default_factory=set)
     seats: dict[tuple[uuid.UUID, str], Seat] = field(default_factory=dict)
-    reminders: set[tuple[uuid.UUID, datetime, int]] = field(default_factory=set)
+    # (subscription, end, days) -> how its mail was closed (None: not yet)
+    reminders: dict[tuple[uuid.UUID, datetime, int], MailOutcome | None] = field(
+        default_factory=dict
+    )
     renewal_attempts: set[tuple[uuid.UUID, datetime]] = field(default_factory=set)
     mail: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
     # The scheduler's advisory lock: held by another replica when True.
@@ -245,7 +255,32 @@ class FakeTransaction:
         key = (subscription_id, ends_at, days_before)
         if key in self.s.reminders:
             return False
-        self.s.reminders.add(key)
+        self.s.reminders[key] = None
+        return True
+
+    async def unmailed_reminders(self, limit: int) -> list[PendingReminder]:
+        pending = []
+        for (sub_id, ends_at, days), outcome in self.s.reminders.items():
+            if outcome is not None:
+                continue
+            sub = self.s.subscriptions[sub_id]
+            current = sub.status is SubscriptionStatus.ACTIVE and sub.ends_at == ends_at
+            pending.append(PendingReminder(sub_id, sub.account_id, ends_at, days, current))
+        return pending[:limit]
+
+    async def mark_reminder_mailed(
+        self,
+        subscription_id: uuid.UUID,
+        ends_at: datetime,
+        days_before: int,
+        outcome: MailOutcome,
+        now: datetime,
+    ) -> bool:
+        assert self.in_transaction
+        key = (subscription_id, ends_at, days_before)
+        if self.s.reminders.get(key, outcome) is not None:
+            return False
+        self.s.reminders[key] = outcome
         return True
 
     async def record_renewal_attempt(
@@ -329,6 +364,27 @@ class FakeProvider:
         payment_id = f"pay_{request.order_id.hex[:12]}"
         url = None if request.payment_method else f"https://psp.test/pay/{payment_id}"
         return CreatedPayment(payment_id, url)
+
+
+class FakeAccounts:
+    """Identity's ``GetAccount`` as the reminders see it: a directory; unreachable when told."""
+
+    def __init__(self) -> None:
+        self.known: dict[uuid.UUID, Contact] = {}
+        self.down = False
+        self.asked: list[uuid.UUID] = []
+
+    async def contact(self, account_id: uuid.UUID) -> Contact | None:
+        self.asked.append(account_id)
+        await asyncio.sleep(0)  # a network call: other tasks run meanwhile
+        if self.down:
+            raise AccountsUnavailableError("UNAVAILABLE")
+        return self.known.get(account_id)
+
+
+@pytest.fixture
+def accounts() -> FakeAccounts:
+    return FakeAccounts()
 
 
 @pytest.fixture
