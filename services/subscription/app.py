@@ -21,6 +21,7 @@ from subscription.domain.lifecycle import LifecycleServices
 from subscription.domain.orders import OrderServices
 from subscription.domain.payments import PaymentProvider
 from subscription.domain.ports import Clock
+from subscription.domain.refunds import RefundServices
 from subscription.domain.reminders import Accounts
 from subscription.domain.scheduler import Scheduler
 from subscription.domain.seats import SeatServices
@@ -54,6 +55,7 @@ class Wired:
     orders: OrderServices
     seats: SeatServices
     lifecycle: LifecycleServices
+    refunds: RefundServices
     scheduler: Scheduler
 
 
@@ -80,6 +82,7 @@ def wire(
         orders=orders,
         seats=SeatServices(store, clock, grace),
         lifecycle=LifecycleServices(store, clock, grace),
+        refunds=RefundServices(store, clock, provider, grace),
         scheduler=Scheduler(
             store,
             clock,
@@ -136,7 +139,10 @@ async def serve(
             )
         try:
             await host.serve(
-                [register(w.core, w.orders, w.seats, w.lifecycle), register_admin(w.core)],
+                [
+                    register(w.core, w.orders, w.seats, w.lifecycle, w.refunds),
+                    register_admin(w.core),
+                ],
                 [SERVICE_NAME, ADMIN_SERVICE_NAME],
                 stop=stop,
                 ready=ready,

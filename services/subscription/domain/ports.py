@@ -21,6 +21,7 @@ from subscription.domain.model import (
     Order,
     Plan,
     RedeemThrottle,
+    Refund,
     Seat,
     Subscription,
 )
@@ -127,6 +128,23 @@ class Orders(Protocol):
         self, provider: str, event_id: str, order_id: uuid.UUID, now: datetime
     ) -> bool:
         """Remember a provider notification; False when it was seen before."""
+        ...
+
+    async def paid_orders_of(self, subscription_id: uuid.UUID) -> list[Order]:
+        """The subscription's completed orders with a payment (not refunded), by id."""
+        ...
+
+    async def insert_refund(self, refund: Refund) -> bool:
+        """Record a refund of an order; False when the order has one already."""
+        ...
+
+    async def confirm_refund(self, order_id: uuid.UUID, refund_id: str, now: datetime) -> bool:
+        """Note the provider's confirmation of a recorded refund; False when there is no such
+        unconfirmed refund."""
+        ...
+
+    async def refunds_of(self, subscription_id: uuid.UUID) -> list[Refund]:
+        """The refunds of the subscription's orders, oldest first."""
         ...
 
 

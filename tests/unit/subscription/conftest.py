@@ -26,14 +26,21 @@ from subscription.domain.model import (
     EntitlementCheck,
     IssuedCode,
     Order,
+    OrderStatus,
     Plan,
     RedeemThrottle,
+    Refund,
     Seat,
     Subscription,
     SubscriptionStatus,
 )
 from subscription.domain.orders import OrderServices
-from subscription.domain.payments import CreatedPayment, PaymentFailedError, PaymentRequest
+from subscription.domain.payments import (
+    CreatedPayment,
+    PaymentFailedError,
+    PaymentRequest,
+    ProviderRefund,
+)
 from subscription.domain.reminders import (
     AccountsUnavailableError,
     Contact,
@@ -74,6 +81,7 @@ class State:
     )
     renewal_attempts: set[tuple[uuid.UUID, datetime]] = field(default_factory=set)
     mail: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
+    refunds: dict[uuid.UUID, Refund] = field(default_factory=dict)
     # The scheduler's advisory lock: held by another replica when True.
     lock_taken: bool = False
 
@@ -205,6 +213,37 @@ class FakeTransaction:
             return False
         self.s.payment_events.add((provider, event_id))
         return True
+
+    async def paid_orders_of(self, subscription_id: uuid.UUID) -> list[Order]:
+        found = [
+            o
+            for o in self.s.orders.values()
+            if o.subscription_id == subscription_id
+            and o.status is OrderStatus.COMPLETED
+            and o.payment_id is not None
+        ]
+        return sorted(found, key=lambda o: o.id)
+
+    async def insert_refund(self, refund: Refund) -> bool:
+        assert self.in_transaction
+        if refund.order_id in self.s.refunds:
+            return False
+        self.s.refunds[refund.order_id] = refund
+        return True
+
+    async def confirm_refund(self, order_id: uuid.UUID, refund_id: str, now: datetime) -> bool:
+        found = self.s.refunds.get(order_id)
+        if found is None or found.refund_id != refund_id or found.confirmed_at is not None:
+            return False
+        self.s.refunds[order_id] = dataclasses.replace(found, confirmed_at=now)
+        return True
+
+    async def refunds_of(self, subscription_id: uuid.UUID) -> list[Refund]:
+        return [
+            r
+            for r in self.s.refunds.values()
+            if self.s.orders[r.order_id].subscription_id == subscription_id
+        ]
 
     # seats
 
@@ -355,6 +394,7 @@ class FakeProvider:
 
     def __init__(self) -> None:
         self.requests: list[PaymentRequest] = []
+        self.refund_requests: list[tuple[str, int, str]] = []
         self.down = False
 
     async def create_payment(self, request: PaymentRequest) -> CreatedPayment:
@@ -364,6 +404,13 @@ class FakeProvider:
         payment_id = f"pay_{request.order_id.hex[:12]}"
         url = None if request.payment_method else f"https://psp.test/pay/{payment_id}"
         return CreatedPayment(payment_id, url)
+
+    async def refund(self, payment_id: str, amount_minor: int, *, key: str) -> ProviderRefund:
+        if self.down:
+            raise PaymentFailedError("down")
+        self.refund_requests.append((payment_id, amount_minor, key))
+        # Idempotent per key, like a real provider.
+        return ProviderRefund(f"re_{key[-12:]}", amount_minor)
 
 
 class FakeAccounts:

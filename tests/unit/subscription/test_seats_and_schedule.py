@@ -14,6 +14,7 @@ from subscription.domain.events import (
 )
 from subscription.domain.lifecycle import LifecycleServices
 from subscription.domain.model import OrderKind, OrderStatus, SubscriptionStatus
+from subscription.domain.refunds import RefundServices
 from subscription.domain.reminders import Contact, MailOutcome
 from subscription.domain.scheduler import Scheduler
 from subscription.domain.seats import SeatServices
@@ -153,7 +154,9 @@ async def test_auto_renewal_charges_the_saved_method_once_per_end(
     assert store.state.subscriptions[sub.id].ends_at.year == sub.ends_at.year + 1
 
 
-async def test_cancel_stops_the_entitlements_and_refuses_auto_renewal(orders, store, clock) -> None:
+async def test_cancel_stops_the_entitlements_and_refuses_auto_renewal(
+    orders, store, clock, provider
+) -> None:
     account, sub = await _bought(orders, store)
     life = LifecycleServices(store, clock, GRACE)
     cancelled = await life.cancel(str(account), str(sub.id))
@@ -163,8 +166,8 @@ async def test_cancel_stops_the_entitlements_and_refuses_auto_renewal(orders, st
     with pytest.raises(DomainError) as refused:
         await life.set_auto_renew(str(account), str(sub.id), True)
     assert refused.value.code == "subscription.not_active"
-    refunded = await life.refund(str(sub.id))
-    assert refunded.status is SubscriptionStatus.REFUNDED
+    refunded = await RefundServices(store, clock, provider, GRACE).refund(str(sub.id))
+    assert refunded.subscription.status is SubscriptionStatus.REFUNDED
     assert store.events[-1].refunded
 
 
