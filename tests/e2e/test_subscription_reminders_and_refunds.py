@@ -8,12 +8,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import asyncpg
 import grpc
 import httpx
 import pytest
 
 from kabinet.config import load_settings
 from kabinet.db import create_pool
+from kabinet.subscription.v1 import events_pb2
 from kabinet.subscription.v1 import subscription_pb2 as pb
 from kabinet.subscription.v1 import subscription_pb2_grpc
 from kabinet.testing.cluster import Cluster
@@ -108,3 +110,130 @@ async def test_a_code_activated_subscription_gets_each_reminder_once_in_the_owne
         "Подписка Kabinet заканчивается через 30 дн.",
         "Подписка Kabinet заканчивается через 7 дн.",
     ]
+
+
+async def _bought(http: httpx.AsyncClient, email: str, auth: dict[str, str]) -> dict:
+    reply = await http.post(
+        "/api/v1/orders",
+        json={"plan_id": "plus", "term_months": 12, "devices": 3, "email": email, "region": "RU"},
+        headers={**auth, "idempotency-key": uuid.uuid4().hex},
+    )
+    assert reply.status_code == 201, reply.text
+    order = reply.json()
+    async with httpx.AsyncClient(timeout=10) as browser:
+        paid = await browser.post(order["payment_url"], data={"card_number": APPROVED})
+    assert paid.status_code == 303
+    deadline = time.monotonic() + 20
+    while (await http.get(f"/api/v1/orders/{order['id']}")).json()["status"] != "completed":
+        assert time.monotonic() < deadline, "the order did not complete"
+        await asyncio.sleep(0.1)
+    return dict(order)
+
+
+async def _refund(cluster: Cluster, subscription_id: str) -> pb.RefundSubscriptionResponse:
+    channel, stub = await _subscription_stub(cluster)
+    async with channel:
+        reply: pb.RefundSubscriptionResponse = await stub.RefundSubscription(
+            pb.RefundSubscriptionRequest(subscription_id=subscription_id),
+            timeout=15,
+            metadata=await cluster.operator_metadata(),
+        )
+    return reply
+
+
+async def test_a_refund_returns_the_money_at_the_provider_once_and_stops_the_subscription(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    email, auth = await _signed_in(cluster, http)
+    order = await _bought(http, email, auth)
+    [sub] = (await http.get("/api/v1/subscriptions", headers=auth)).json()
+    taken = await http.post(
+        f"/api/v1/subscriptions/{sub['id']}/devices",
+        json={"device_id": "pc-1", "name": "PC"},
+        headers=auth,
+    )
+    assert taken.status_code == 200
+    psp = cluster.psp
+    assert psp is not None
+
+    reply = await _refund(cluster, sub["id"])
+
+    assert not reply.status_only
+    assert reply.subscription.status == pb.SUBSCRIPTION_STATUS_REFUNDED
+    [refund] = reply.refunds
+    assert refund.order_id == order["id"]
+    assert refund.amount_minor == order["amount_minor"]
+    payment = psp.payments[psp.refunds[refund.refund_id].payment_id]
+    assert payment.order_id == order["id"]
+    assert payment.status == "refunded"
+    # Asked again (a retry, a second operator): the same refund, no second one at the provider.
+    again = await _refund(cluster, sub["id"])
+    assert [r.refund_id for r in again.refunds] == [refund.refund_id]
+    assert [r for r in psp.refunds.values() if r.payment_id == payment.id] == [
+        psp.refunds[refund.refund_id]
+    ]
+
+    [stopped] = (await http.get("/api/v1/subscriptions", headers=auth)).json()
+    assert stopped["status"] == "refunded"
+    assert (await http.get(f"/api/v1/subscriptions/{sub['id']}/devices", headers=auth)).json() == []
+    assert (await http.get("/api/v1/entitlements", headers=auth)).json() == []
+    assert (await http.get(f"/api/v1/orders/{order['id']}")).json()["status"] == "refunded"
+    receipt = await cluster.mailbox.wait_for(
+        email, lambda m: "refund" in m.subject.lower(), timeout=15
+    )
+    assert order["id"] in receipt.text
+    assert refund.refund_id in receipt.text
+
+    # The provider's signed payment.refunded notification confirms the refund; a replay of it is
+    # refused and changes nothing.
+    settings = load_settings(SubscriptionSettings, cluster.environ)
+    conn = await asyncpg.connect(settings.common.database_url)
+    try:
+        deadline = time.monotonic() + 20
+        while not await conn.fetchval(
+            "SELECT confirmed_at IS NOT NULL FROM subscription.refunds WHERE refund_id = $1",
+            refund.refund_id,
+        ):
+            assert time.monotonic() < deadline, "payment.refunded was not applied"
+            await asyncio.sleep(0.1)
+        [delivery] = [d for d in psp.deliveries.values() if refund.refund_id.encode() in d.body]
+        assert delivery.statuses[-1] == 200
+        assert psp.resend(delivery.event_id)
+        while len(delivery.statuses) < 2:
+            assert time.monotonic() < deadline, "the resent notification was not delivered"
+            await asyncio.sleep(0.1)
+        assert delivery.statuses[-1] == 409
+        cancelled = [
+            events_pb2.SubscriptionCancelled.FromString(bytes(r["payload"]))
+            for r in await conn.fetch(
+                "SELECT payload FROM subscription.outbox WHERE subject = $1",
+                "subscription.subscription.cancelled",
+            )
+        ]
+    finally:
+        await conn.close()
+    [event] = [e for e in cancelled if e.subscription_id == sub["id"]]
+    assert event.refunded
+    assert [(r.refund_id, r.amount_minor) for r in event.refunds] == [
+        (refund.refund_id, order["amount_minor"])
+    ]
+    await asyncio.sleep(0.5)
+    refunds_mailed = [m for m in cluster.mailbox.find(to=email) if "refund" in m.subject.lower()]
+    assert len(refunds_mailed) == 1
+
+
+async def test_refunding_a_code_activated_subscription_changes_its_status_only(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    email, auth = await _signed_in(cluster, http)
+    sub = await _redeemed(cluster, http, auth)
+    psp = cluster.psp
+    assert psp is not None
+    refunds_before = len(psp.refunds)
+    reply = await _refund(cluster, sub["id"])
+    assert reply.status_only
+    assert list(reply.refunds) == []
+    assert reply.subscription.status == pb.SUBSCRIPTION_STATUS_REFUNDED
+    assert len(psp.refunds) == refunds_before
+    [stopped] = (await http.get("/api/v1/subscriptions", headers=auth)).json()
+    assert stopped["status"] == "refunded"
