@@ -15,9 +15,8 @@ import pytest
 
 from kabinet.config import load_settings
 from kabinet.db import create_pool
-from kabinet.subscription.v1 import events_pb2
+from kabinet.subscription.v1 import events_pb2, subscription_pb2_grpc
 from kabinet.subscription.v1 import subscription_pb2 as pb
-from kabinet.subscription.v1 import subscription_pb2_grpc
 from kabinet.testing.cluster import Cluster
 from subscription.app import wire
 from subscription.config import SubscriptionSettings
@@ -225,7 +224,7 @@ async def test_a_refund_returns_the_money_at_the_provider_once_and_stops_the_sub
 async def test_refunding_a_code_activated_subscription_changes_its_status_only(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    email, auth = await _signed_in(cluster, http)
+    _, auth = await _signed_in(cluster, http)
     sub = await _redeemed(cluster, http, auth)
     psp = cluster.psp
     assert psp is not None

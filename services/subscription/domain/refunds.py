@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from subscription.domain import errors
 from subscription.domain.lifecycle import stop_subscription
 from subscription.domain.model import Order, OrderStatus, Refund, Subscription, SubscriptionStatus
-from subscription.domain.orders import format_amount, parse_uuid
+from subscription.domain.orders import format_amount, notified_order, parse_uuid
 from subscription.domain.payments import PaymentFailedError, PaymentProvider
 from subscription.domain.ports import Clock, Store, Transaction
 
@@ -118,11 +118,7 @@ class RefundServices:
             raise errors.payment_mismatch()
         now = self._clock()
         async with self.store.transaction() as tx:
-            order = await tx.order(found, for_update=True)
-            if order is None:
-                raise errors.order_not_found()
-            if not await tx.record_payment_event(provider, event_id, order.id, now):
-                raise errors.payment_event_replayed()
+            order = await notified_order(tx, provider, event_id, found, now)
             if (
                 order.payment_id != payment_id
                 or order.currency != currency
