@@ -15,11 +15,14 @@ import pytest
 
 from kabinet.config import load_settings
 from kabinet.db import create_pool
+from kabinet.devstack.ports import free_port
 from kabinet.subscription.v1 import events_pb2, subscription_pb2_grpc
 from kabinet.subscription.v1 import subscription_pb2 as pb
 from kabinet.testing.cluster import Cluster
+from subscription.accounts import IdentityAccounts
 from subscription.app import wire
 from subscription.config import SubscriptionSettings
+from subscription.domain.reminders import AccountsUnavailableError
 from subscription.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.e2e
@@ -92,8 +95,24 @@ async def test_a_code_activated_subscription_gets_each_reminder_once_in_the_owne
     clock = MovableClock()
     one = wire(PostgresStore(pool), settings, clock).scheduler
     two = wire(PostgresStore(pool), settings, clock).scheduler
+    # A replica that cannot reach identity records the reminder but mails nothing.
+    cut_off = wire(
+        PostgresStore(pool),
+        settings,
+        clock,
+        accounts=IdentityAccounts(f"127.0.0.1:{free_port()}", 0.5),
+    ).scheduler
     ends = datetime.fromisoformat(str(sub["ends_at"]).replace("Z", "+00:00"))
     try:
+        clock.now = ends - timedelta(days=20)
+        assert (await cut_off.run_once()).mailed == 0
+        async with pool.acquire() as conn:
+            open_mail = await conn.fetchval(
+                "SELECT mailed_at IS NULL FROM reminders_sent WHERE subscription_id = $1",
+                uuid.UUID(str(sub["id"])),
+            )
+        assert open_mail
+        assert _reminders(cluster, email) == []
         for days_left in (20, 19.5, 5):
             clock.now = ends - timedelta(days=days_left)
             for _ in range(2):
@@ -109,6 +128,23 @@ async def test_a_code_activated_subscription_gets_each_reminder_once_in_the_owne
         "Подписка Kabinet заканчивается через 30 дн.",
         "Подписка Kabinet заканчивается через 7 дн.",
     ]
+
+
+async def test_the_owner_is_asked_from_identity_with_a_deadline(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    email, auth = await _signed_in(cluster, http, language="ru")
+    account_id = (await http.get("/api/v1/account", headers=auth)).json()["id"]
+    accounts = IdentityAccounts(cluster.common.addresses.identity, 5.0)
+    contact = await accounts.contact(uuid.UUID(account_id))
+    assert contact is not None
+    assert (contact.email, contact.language) == (email, "ru")
+    assert await accounts.contact(uuid.uuid4()) is None  # no such account
+    nobody = IdentityAccounts(f"127.0.0.1:{free_port()}", 0.5)
+    started = time.monotonic()
+    with pytest.raises(AccountsUnavailableError):
+        await nobody.contact(uuid.UUID(account_id))
+    assert time.monotonic() - started < 5
 
 
 async def _bought(http: httpx.AsyncClient, email: str, auth: dict[str, str]) -> dict:
