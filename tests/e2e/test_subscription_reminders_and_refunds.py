@@ -136,14 +136,16 @@ async def test_the_owner_is_asked_from_identity_with_a_deadline(
     email, auth = await _signed_in(cluster, http, language="ru")
     account_id = (await http.get("/api/v1/account", headers=auth)).json()["id"]
     accounts = IdentityAccounts(cluster.common.addresses.identity, 5.0)
-    contact = await accounts.contact(uuid.UUID(account_id))
+    mine, nobody_there = uuid.UUID(account_id), uuid.uuid4()
+    found = await accounts.contacts([mine, nobody_there])
+    contact = found[mine]
     assert contact is not None
     assert (contact.email, contact.language) == (email, "ru")
-    assert await accounts.contact(uuid.uuid4()) is None  # no such account
+    assert found[nobody_there] is None  # no such account
     nobody = IdentityAccounts(f"127.0.0.1:{free_port()}", 0.5)
     started = time.monotonic()
     with pytest.raises(AccountsUnavailableError):
-        await nobody.contact(uuid.UUID(account_id))
+        await nobody.contacts([mine])
     assert time.monotonic() - started < 5
 
 

@@ -12,6 +12,7 @@ is resolved (renewed, stopped, or a nearer reminder is due by now) is closed wit
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -40,9 +41,9 @@ class AccountsUnavailableError(Exception):
 
 
 class Accounts(Protocol):
-    async def contact(self, account_id: uuid.UUID) -> Contact | None:
-        """The account's address and language; None when there is no such account (deleted).
-        Raises ``AccountsUnavailableError``."""
+    async def contacts(self, account_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Contact | None]:
+        """Each account's address and language (None: no such account, deleted). Raises
+        ``AccountsUnavailableError`` when identity does not answer in time."""
         ...
 
 

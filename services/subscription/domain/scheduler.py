@@ -135,28 +135,28 @@ class Scheduler:
     async def mail_reminders(self, now: datetime) -> int:
         """Mail the reminders recorded but not mailed yet; how many mails were queued.
 
-        Each owner is asked from identity once a pass; identity unreachable stops this round
-        (the reminders stay unmailed for the next pass). Marking a reminder mailed is a
-        conditional update in the transaction that queues its mail: a replica that lost the race
-        queues nothing.
+        The owners are asked from identity in one go; when it does not answer, the due reminders
+        stay unmailed for the next pass (overtaken ones are closed all the same). Marking a
+        reminder mailed is a conditional update in the transaction that queues its mail: a
+        replica that lost the race queues nothing.
         """
         async with self.store.connection() as conn:
             pending = await conn.unmailed_reminders(BATCH)
+        owners = sorted({r.account_id for r in pending if r.still_due(now)})
         contacts: dict[uuid.UUID, Contact | None] = {}
+        if owners:
+            try:
+                contacts = await self._accounts.contacts(owners)
+            except AccountsUnavailableError as exc:
+                log.warning("reminder mail waits for identity", extra={"error": repr(exc)})
         mailed = 0
         for reminder in pending:
             contact: Contact | None = None
             if not reminder.still_due(now):
                 outcome = MailOutcome.STALE
+            elif reminder.account_id not in contacts:
+                continue  # identity did not answer: the next pass asks again
             else:
-                if reminder.account_id not in contacts:
-                    try:
-                        contacts[reminder.account_id] = await self._accounts.contact(
-                            reminder.account_id
-                        )
-                    except AccountsUnavailableError as exc:
-                        log.warning("reminder mail waits for identity", extra={"error": repr(exc)})
-                        break
                 contact = contacts[reminder.account_id]
                 outcome = MailOutcome.NO_ACCOUNT if contact is None else MailOutcome.SENT
             async with self.store.transaction() as tx:

@@ -421,12 +421,12 @@ class FakeAccounts:
         self.down = False
         self.asked: list[uuid.UUID] = []
 
-    async def contact(self, account_id: uuid.UUID) -> Contact | None:
-        self.asked.append(account_id)
+    async def contacts(self, account_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Contact | None]:
+        self.asked.extend(account_ids)
         await asyncio.sleep(0)  # a network call: other tasks run meanwhile
         if self.down:
             raise AccountsUnavailableError("UNAVAILABLE")
-        return self.known.get(account_id)
+        return {a: self.known.get(a) for a in account_ids}
 
 
 @pytest.fixture
