@@ -314,6 +314,11 @@ class OrderServices:
         now = self._clock()
         async with self.store.transaction() as tx:
             order = await notified_order(tx, provider, event_id, found, now)
+            if order.payment_id is None and order.status is OrderStatus.PENDING:
+                # A charge without the buyer (a saved card) can be decided, and notified, before
+                # ``pay`` has stored the payment's id: refuse for now (nothing is recorded) and
+                # let the provider deliver it again.
+                raise errors.payment_not_recorded_yet()
             if (
                 order.payment_id != payment_id
                 or order.amount_minor != amount_minor
