@@ -6,7 +6,7 @@ and language are asked from identity (``GetAccount``, with a deadline), never re
 tables, and the mail is queued in a transaction that marks the reminder mailed with a conditional
 update, so two replicas mailing at once still queue one message. Identity unreachable: the
 reminder stays unmailed and the next pass tries again. A reminder that is no longer true when it
-is resolved (renewed, stopped, or a nearer reminder is due by now) is closed without mail.
+is resolved (renewed, stopped, ended, or a nearer reminder recorded since) is closed without mail.
 """
 
 from __future__ import annotations
@@ -65,6 +65,10 @@ class PendingReminder:
     days_before: int
     # The subscription is still active and still ends at ``ends_at``.
     current: bool
+    # A nearer reminder of the same end has been recorded since.
+    overtaken: bool
 
     def still_due(self, now: datetime) -> bool:
-        return self.current and due_days(self.ends_at - now) == self.days_before
+        """Worth mailing: decided by what is recorded (not by how much time is left, so a
+        replica whose clock differs a little agrees), and never once the end has passed."""
+        return self.current and not self.overtaken and now < self.ends_at

@@ -289,14 +289,21 @@ class OrderQueries:
     async def unmailed_reminders(self, limit: int) -> list[PendingReminder]:
         rows = await self._conn.fetch(
             "SELECT r.subscription_id, s.account_id, r.ends_at, r.days_before,"
-            " s.status = 'active' AND s.ends_at = r.ends_at AS current"
+            " s.status = 'active' AND s.ends_at = r.ends_at AS current,"
+            " EXISTS (SELECT 1 FROM reminders_sent n WHERE n.subscription_id = r.subscription_id"
+            "  AND n.ends_at = r.ends_at AND n.days_before < r.days_before) AS overtaken"
             " FROM reminders_sent r JOIN subscriptions s ON s.id = r.subscription_id"
             " WHERE r.mailed_at IS NULL ORDER BY r.sent_at, r.subscription_id LIMIT $1",
             limit,
         )
         return [
             PendingReminder(
-                r["subscription_id"], r["account_id"], r["ends_at"], r["days_before"], r["current"]
+                r["subscription_id"],
+                r["account_id"],
+                r["ends_at"],
+                r["days_before"],
+                r["current"],
+                r["overtaken"],
             )
             for r in rows
         ]

@@ -304,7 +304,12 @@ class FakeTransaction:
                 continue
             sub = self.s.subscriptions[sub_id]
             current = sub.status is SubscriptionStatus.ACTIVE and sub.ends_at == ends_at
-            pending.append(PendingReminder(sub_id, sub.account_id, ends_at, days, current))
+            overtaken = any(
+                k[0] == sub_id and k[1] == ends_at and k[2] < days for k in self.s.reminders
+            )
+            pending.append(
+                PendingReminder(sub_id, sub.account_id, ends_at, days, current, overtaken)
+            )
         return pending[:limit]
 
     async def mark_reminder_mailed(

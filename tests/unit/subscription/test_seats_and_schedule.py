@@ -252,3 +252,21 @@ async def test_two_replicas_resolving_the_same_reminder_queue_one_mail(
     assert sorted(mailed) == [0, 1]
     assert [m[0] for m in store.state.mail] == ["once@example.com"]
     assert accounts.asked.count(account) == 3  # the failed ask, then one per replica
+
+
+async def test_a_reminder_of_a_renewed_or_ended_subscription_is_closed_without_mail(
+    services, store, clock, scheduler, accounts
+) -> None:
+    account = uuid.uuid4()
+    accounts.known[account] = Contact("renewed@example.com", "en")
+    codes = (await services.issue_codes("plus", 3, 12, 2)).codes
+    sub = (await services.redeem(str(account), codes[0])).subscription
+    accounts.down = True
+    clock.now = sub.ends_at - timedelta(days=6)
+    await scheduler.run_once()  # the 7-day reminder waits for identity
+    await services.redeem(str(account), codes[1])  # renewed meanwhile: the end moved
+    accounts.down = False
+    assert (await scheduler.run_once()).mailed == 0
+    assert store.state.mail == []
+    assert list(store.state.reminders.values()) == [MailOutcome.STALE]
+    assert accounts.asked == [account]  # only the failed ask: a stale one needs no owner
