@@ -12,6 +12,7 @@ from pathlib import Path
 import grpc
 
 from kabinet.service import ServiceHost
+from subscription.accounts import IdentityAccounts
 from subscription.api.admin import register_admin
 from subscription.api.grpc import ADMIN_SERVICE_NAME, SERVICE_NAME, register
 from subscription.config import SubscriptionSettings
@@ -20,6 +21,8 @@ from subscription.domain.lifecycle import LifecycleServices
 from subscription.domain.orders import OrderServices
 from subscription.domain.payments import PaymentProvider
 from subscription.domain.ports import Clock
+from subscription.domain.refunds import RefundServices
+from subscription.domain.reminders import Accounts
 from subscription.domain.scheduler import Scheduler
 from subscription.domain.seats import SeatServices
 from subscription.domain.services import SubscriptionServices
@@ -52,6 +55,7 @@ class Wired:
     orders: OrderServices
     seats: SeatServices
     lifecycle: LifecycleServices
+    refunds: RefundServices
     scheduler: Scheduler
 
 
@@ -60,6 +64,7 @@ def wire(
     settings: SubscriptionSettings,
     clock: Clock = utc_now,
     provider: PaymentProvider | None = None,
+    accounts: Accounts | None = None,
 ) -> Wired:
     grace = timedelta(days=settings.schedule.grace_days)
     p = settings.payments
@@ -77,10 +82,15 @@ def wire(
         orders=orders,
         seats=SeatServices(store, clock, grace),
         lifecycle=LifecycleServices(store, clock, grace),
+        refunds=RefundServices(store, clock, provider, grace),
         scheduler=Scheduler(
             store,
             clock,
             orders,
+            accounts
+            or IdentityAccounts(
+                settings.common.addresses.identity, settings.schedule.identity_timeout
+            ),
             grace=grace,
             renew_ahead=timedelta(days=settings.schedule.renew_days),
         ),
@@ -129,7 +139,10 @@ async def serve(
             )
         try:
             await host.serve(
-                [register(w.core, w.orders, w.seats, w.lifecycle), register_admin(w.core)],
+                [
+                    register(w.core, w.orders, w.seats, w.lifecycle, w.refunds),
+                    register_admin(w.core),
+                ],
                 [SERVICE_NAME, ADMIN_SERVICE_NAME],
                 stop=stop,
                 ready=ready,

@@ -65,6 +65,11 @@ class ScheduleSettings:
         3,
         "days before its end an automatic renewal is attempted",
     )
+    identity_timeout: float = setting(
+        "KABINET_SUBSCRIPTION_IDENTITY_TIMEOUT",
+        2.0,
+        "seconds to wait for identity's GetAccount (the owner's address for reminder mail)",
+    )
 
 
 @dataclass(frozen=True)

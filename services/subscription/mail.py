@@ -2,7 +2,8 @@
 
 ``receipt``: a purchase on the account (order, plan, devices, months, amount, code, ends);
 ``renewal_receipt``: a renewal paid (order, plan, amount, ends); ``reminder``: the end is near
-(days, ends). The activation code is in the body only: bodies are dropped once sent.
+(days, ends); ``refund_receipt``: money returned (orders, amount, refunds). The activation code
+is in the body only: bodies are dropped once sent.
 """
 
 from __future__ import annotations
@@ -53,6 +54,25 @@ def subscription_templates() -> TemplateSet:
                     "ru": (
                         "Подписка $plan продлена.\n\n"
                         "Заказ: $order\nОплачено: $amount\nДействует до: $ends"
+                    ),
+                },
+            ),
+            MailTemplate(
+                name="refund_receipt",
+                subject={
+                    "en": "Your Kabinet refund: $amount",
+                    "ru": "Возврат средств Kabinet: $amount",
+                },
+                text={
+                    "en": (
+                        "Your payment is refunded and the subscription is stopped.\n\n"
+                        "Order: $orders\nRefunded: $amount\nRefund: $refunds\n\n"
+                        "The money reaches your card in the time your bank takes."
+                    ),
+                    "ru": (
+                        "Оплата возвращена, подписка остановлена.\n\n"
+                        "Заказ: $orders\nВозвращено: $amount\nВозврат: $refunds\n\n"
+                        "Деньги поступят на карту в срок, который установил ваш банк."
                     ),
                 },
             ),

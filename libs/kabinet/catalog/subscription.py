@@ -70,6 +70,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The payment notification does not match the order.",
         "Уведомление о платеже не соответствует заказу.",
     ),
+    "payment.not_recorded_yet": (
+        "The payment is not recorded with its order yet. Send the notification again shortly.",
+        "Платёж ещё не записан в заказ. Повторите уведомление чуть позже.",
+    ),
     "subscription.not_found": ("There is no such subscription.", "Такой подписки нет."),
     "subscription.not_active": (
         "This subscription is not active.",

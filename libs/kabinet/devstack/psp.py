@@ -7,6 +7,11 @@ API (``Authorization: Bearer <api key>``):
   status, url}``: ``url`` is the hosted page where the buyer pays. With a saved
   ``payment_method`` (from an earlier approved payment) it is charged at once, without a page.
 - ``GET /v1/payments/<id>``: the payment.
+- ``POST /v1/refunds`` ``{payment_id, amount_minor}`` returns money of an approved payment
+  (idempotent per ``Idempotency-Key``: the same key answers the same refund) and answers ``{id,
+  payment_id, amount_minor, currency, status}``; refunds of one payment never exceed it (409
+  ``not_refundable`` otherwise). The payment becomes ``refunded`` once wholly returned, and a
+  signed ``payment.refunded`` notification (with ``refund_id``) goes to the webhook.
 - ``POST /v1/events/<id>/resend``: deliver an event again (same id, fresh signature), as a
   PSP's dashboard does.
 
@@ -20,6 +25,7 @@ while the receiver answers 5xx or cannot be reached.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import logging
@@ -63,8 +69,26 @@ class Payment:
     currency: str
     description: str
     return_url: str
-    status: str = "pending"  # pending, approved, declined
+    status: str = "pending"  # pending, approved, declined, refunded
     payment_method: str = ""
+    refunded_minor: int = 0
+
+
+@dataclass
+class Refund:
+    id: str
+    payment_id: str
+    amount_minor: int
+    currency: str
+    status: str = "succeeded"
+
+
+class NotRefundableError(Exception):
+    """The payment is not approved, or the refund would return more than was paid."""
+
+
+class UnknownPaymentError(Exception):
+    """No payment has that id."""
 
 
 @dataclass
@@ -95,6 +119,8 @@ class SandboxPsp:
         self.payments: dict[str, Payment] = {}
         self.by_order: dict[str, str] = {}
         self.methods: set[str] = set()
+        self.refunds: dict[str, Refund] = {}
+        self.refunds_by_key: dict[str, str] = {}
         self.deliveries: dict[str, Delivery] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -154,20 +180,67 @@ class SandboxPsp:
             if approved:
                 payment.payment_method = method or f"pm_{secrets.token_hex(12)}"
                 self.methods.add(payment.payment_method)
+        self._notify(
+            f"payment.{payment.status}",
+            {
+                "payment_id": payment.id,
+                "order_id": payment.order_id,
+                "amount_minor": payment.amount_minor,
+                "currency": payment.currency,
+                "payment_method": payment.payment_method,
+            },
+        )
+
+    def refund(self, body: dict[str, Any], key: str) -> Refund:
+        """Return money of an approved payment, once per ``key``; raises
+        ``NotRefundableError``, ``UnknownPaymentError`` or ``ValueError``/``KeyError`` (a
+        malformed request)."""
+        amount, payment_id = int(body["amount_minor"]), str(body["payment_id"])
+        if amount <= 0:
+            raise ValueError("amount_minor must be positive")
+        with self._lock:
+            known = self.refunds_by_key.get(key)
+            if known is not None:
+                refund = self.refunds[known]
+                if refund.payment_id != payment_id:
+                    raise NotRefundableError("the key was used for another payment")
+                return refund
+            payment = self.payments.get(payment_id)
+            if payment is None:
+                raise UnknownPaymentError(payment_id)
+            if payment.status not in ("approved", "refunded"):
+                raise NotRefundableError(f"the payment is {payment.status}")
+            if payment.refunded_minor + amount > payment.amount_minor:
+                raise NotRefundableError("more than was paid")
+            refund = Refund(
+                id=f"re_{secrets.token_hex(12)}",
+                payment_id=payment.id,
+                amount_minor=amount,
+                currency=payment.currency,
+            )
+            payment.refunded_minor += amount
+            if payment.refunded_minor == payment.amount_minor:
+                payment.status = "refunded"
+            self.refunds[refund.id] = refund
+            self.refunds_by_key[key] = refund.id
+        self._notify(
+            "payment.refunded",
+            {
+                "payment_id": payment.id,
+                "order_id": payment.order_id,
+                "refund_id": refund.id,
+                "amount_minor": refund.amount_minor,
+                "currency": refund.currency,
+                "payment_method": payment.payment_method,
+            },
+        )
+        return refund
+
+    def _notify(self, kind: str, data: dict[str, object]) -> None:
+        """Sign and deliver a notification to the webhook (in the background, with retries)."""
         event_id = f"evt_{secrets.token_hex(12)}"
         body = json.dumps(
-            {
-                "id": event_id,
-                "type": f"payment.{payment.status}",
-                "created": int(time.time()),
-                "data": {
-                    "payment_id": payment.id,
-                    "order_id": payment.order_id,
-                    "amount_minor": payment.amount_minor,
-                    "currency": payment.currency,
-                    "payment_method": payment.payment_method,
-                },
-            }
+            {"id": event_id, "type": kind, "created": int(time.time()), "data": data}
         ).encode()
         delivery = Delivery(event_id, body)
         with self._lock:
@@ -308,6 +381,24 @@ def _handler_for(psp: SandboxPsp) -> type[BaseHTTPRequestHandler]:
                     self._json(400, {"error": "invalid_request"})
                     return
                 self._json(201, _public(payment) | {"url": f"{psp.url}/pay/{payment.id}"})
+            elif parts == ["v1", "refunds"]:
+                if not self._authorised():
+                    return
+                key = self.headers.get("idempotency-key") or ""
+                try:
+                    if not key:
+                        raise ValueError("Idempotency-Key is required")
+                    refund = psp.refund(json.loads(self._body()), key)
+                except UnknownPaymentError:
+                    self._json(404, {"error": "not_found"})
+                    return
+                except NotRefundableError as exc:
+                    self._json(409, {"error": "not_refundable", "detail": str(exc)})
+                    return
+                except (ValueError, KeyError, TypeError):
+                    self._json(400, {"error": "invalid_request"})
+                    return
+                self._json(201, dataclasses.asdict(refund))
             elif len(parts) == 4 and parts[:2] == ["v1", "events"] and parts[3] == "resend":
                 if not self._authorised():
                     return

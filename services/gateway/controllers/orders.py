@@ -42,10 +42,12 @@ _ORDER_STATUS = {
     pb.ORDER_STATUS_PAID: "paid",
     pb.ORDER_STATUS_DECLINED: "declined",
     pb.ORDER_STATUS_COMPLETED: "completed",
+    pb.ORDER_STATUS_REFUNDED: "refunded",
 }
 _OUTCOME = {
     "payment.approved": pb.PAYMENT_OUTCOME_APPROVED,
     "payment.declined": pb.PAYMENT_OUTCOME_DECLINED,
+    "payment.refunded": pb.PAYMENT_OUTCOME_REFUNDED,
 }
 IDEMPOTENCY_HEADER = "idempotency-key"
 
@@ -146,6 +148,7 @@ class PaymentWebhooksController(Controller):
                 amount_minor=int(data["amount_minor"]),
                 currency=str(data["currency"])[:3],
                 payment_method=str(data.get("payment_method") or "")[:100],
+                refund_id=str(data.get("refund_id") or "")[:100],
             )
         except (ValueError, KeyError, TypeError):
             raise DomainError(ErrorKind.INVALID_ARGUMENT, "webhook.payload_invalid") from None

@@ -28,6 +28,7 @@ TEXTS: dict[str, dict[str, str]] = {
             " email to create your password."
         ),
         "order.declined": "The payment was declined. Nothing was charged.",
+        "order.refunded": "The payment was refunded.",
         "order.again": "Try again",
         "order.to_subscriptions": "My subscriptions",
         "subs.title": "Subscriptions",
@@ -89,6 +90,7 @@ TEXTS: dict[str, dict[str, str]] = {
             " проверьте почту, чтобы задать пароль."
         ),
         "order.declined": "Платёж отклонён. Деньги не списаны.",
+        "order.refunded": "Оплата возвращена.",
         "order.again": "Попробовать снова",
         "order.to_subscriptions": "Мои подписки",
         "subs.title": "Подписки",

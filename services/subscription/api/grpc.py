@@ -17,6 +17,7 @@ from kabinet.subscription.v1 import subscription_pb2_grpc
 from subscription.domain.lifecycle import LifecycleServices
 from subscription.domain.model import Order, OrderStatus, Plan, Subscription, SubscriptionStatus
 from subscription.domain.orders import OrderServices
+from subscription.domain.refunds import RefundServices
 from subscription.domain.seats import SeatServices
 from subscription.domain.services import SubscriptionServices
 from subscription.events.outgoing import TIER_TO_PB, entitlement_to_pb, timestamp
@@ -41,6 +42,7 @@ _ORDER_STATUS = {
     OrderStatus.PAID: pb.ORDER_STATUS_PAID,
     OrderStatus.DECLINED: pb.ORDER_STATUS_DECLINED,
     OrderStatus.COMPLETED: pb.ORDER_STATUS_COMPLETED,
+    OrderStatus.REFUNDED: pb.ORDER_STATUS_REFUNDED,
 }
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -133,8 +135,10 @@ class SubscriptionServicer(subscription_pb2_grpc.SubscriptionServiceServicer):
         orders: OrderServices,
         seats: SeatServices,
         lifecycle: LifecycleServices,
+        refunds: RefundServices,
     ) -> None:
         self._s = services
+        self._refunds = refunds
         self._now = services.now
         self._orders = orders
         self._seats = seats
@@ -252,6 +256,17 @@ class SubscriptionServicer(subscription_pb2_grpc.SubscriptionServiceServicer):
         self, request: pb.ConfirmPaymentRequest, context: Context
     ) -> pb.ConfirmPaymentResponse:
         """Apply the payment provider's verified notification once."""
+        if request.outcome == pb.PAYMENT_OUTCOME_REFUNDED:
+            refunded = await self._refunds.confirm_refund(
+                request.provider,
+                request.event_id,
+                request.payment_id,
+                request.order_id,
+                request.refund_id,
+                request.amount_minor,
+                request.currency,
+            )
+            return pb.ConfirmPaymentResponse(order=order_to_pb(refunded))
         order = await self._orders.confirm_payment(
             request.provider,
             request.event_id,
@@ -321,9 +336,21 @@ class SubscriptionServicer(subscription_pb2_grpc.SubscriptionServiceServicer):
     async def RefundSubscription(
         self, request: pb.RefundSubscriptionRequest, context: Context
     ) -> pb.RefundSubscriptionResponse:
-        """Stop a subscription and mark it refunded (operators)."""
-        sub = await self._life.refund(request.subscription_id)
-        return pb.RefundSubscriptionResponse(subscription=self._sub(sub))
+        """Return the money through the provider, stop the subscription (operators)."""
+        done = await self._refunds.refund(request.subscription_id)
+        return pb.RefundSubscriptionResponse(
+            subscription=self._sub(done.subscription),
+            refunds=[
+                pb.Refund(
+                    order_id=str(r.order_id),
+                    refund_id=r.refund_id,
+                    amount_minor=r.amount_minor,
+                    currency=r.currency,
+                )
+                for r in done.refunds
+            ],
+            status_only=done.status_only,
+        )
 
 
 def register(
@@ -331,12 +358,13 @@ def register(
     orders: OrderServices,
     seats: SeatServices,
     lifecycle: LifecycleServices,
+    refunds: RefundServices,
 ) -> Callable[[grpc.aio.Server], None]:
     """The function ``ServiceHost.serve`` calls to add this servicer to its server."""
 
     def add(server: grpc.aio.Server) -> None:
         subscription_pb2_grpc.add_SubscriptionServiceServicer_to_server(
-            SubscriptionServicer(services, orders, seats, lifecycle), server
+            SubscriptionServicer(services, orders, seats, lifecycle, refunds), server
         )
 
     return add

@@ -23,6 +23,7 @@ ORDER_NOT_SOLD_IN_REGION = "order.not_sold_in_region"
 PAYMENT_UNAVAILABLE = "payment.unavailable"
 PAYMENT_EVENT_REPLAYED = "payment.event_replayed"
 PAYMENT_MISMATCH = "payment.mismatch"
+PAYMENT_NOT_RECORDED = "payment.not_recorded_yet"
 SUBSCRIPTION_NOT_FOUND = "subscription.not_found"
 SUBSCRIPTION_NOT_ACTIVE = "subscription.not_active"
 SEATS_LIMIT_REACHED = "seats.limit_reached"
@@ -48,6 +49,7 @@ CODES = (
     PAYMENT_UNAVAILABLE,
     PAYMENT_EVENT_REPLAYED,
     PAYMENT_MISMATCH,
+    PAYMENT_NOT_RECORDED,
     SUBSCRIPTION_NOT_FOUND,
     SUBSCRIPTION_NOT_ACTIVE,
     SEATS_LIMIT_REACHED,
@@ -136,6 +138,11 @@ def payment_event_replayed() -> DomainError:
 
 def payment_mismatch() -> DomainError:
     return DomainError(ErrorKind.INVALID_ARGUMENT, PAYMENT_MISMATCH)
+
+
+def payment_not_recorded_yet() -> DomainError:
+    """A notification that overtook the recording of its payment: the provider retries."""
+    return DomainError(ErrorKind.UNAVAILABLE, PAYMENT_NOT_RECORDED)
 
 
 def subscription_not_found() -> DomainError:

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from subscription.domain.model import Entitlement, Subscription
+from subscription.domain.model import Entitlement, Refund, Subscription
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ class SubscriptionCancelled:
     subscription: Subscription
     refunded: bool
     occurred_at: datetime
+    # The payments a refund returned (none for a code-activated subscription).
+    refunds: tuple[Refund, ...] = ()
 
 
 Event = (

@@ -1,4 +1,5 @@
-"""A subscription's life after it starts: automatic renewal on or off, cancel, refund.
+"""A subscription's life after it starts: automatic renewal on or off, cancel (refunds are in
+``subscription.domain.refunds``).
 
 Cancelling or refunding stops the entitlements and frees the device seats at once (an expired
 subscription keeps its seats: a renewal brings the same devices back).
@@ -7,11 +8,12 @@ subscription keeps its seats: a renewal brings the same devices back).
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from subscription.domain import errors
 from subscription.domain.events import SubscriptionCancelled
-from subscription.domain.model import Subscription, SubscriptionStatus
+from subscription.domain.model import Refund, Subscription, SubscriptionStatus
 from subscription.domain.orders import parse_uuid, refresh_entitlements
 from subscription.domain.ports import Clock, Store, Transaction
 
@@ -45,29 +47,29 @@ class LifecycleServices:
     async def cancel(self, account_id: str, subscription_id: str) -> Subscription:
         async with self.store.transaction() as tx:
             sub = await self._owned(tx, account_id, subscription_id)
-            return await self._stop(tx, sub, SubscriptionStatus.CANCELLED)
+            return await stop_subscription(
+                tx, sub, SubscriptionStatus.CANCELLED, self._clock(), self._grace
+            )
 
-    async def refund(self, subscription_id: str) -> Subscription:
-        """Operators: stop the subscription and mark it refunded (the money goes back by the
-        provider's own refund procedure)."""
-        wanted = parse_uuid(subscription_id)
-        async with self.store.transaction() as tx:
-            sub = None if wanted is None else await tx.subscription_for_update(wanted)
-            if sub is None:
-                raise errors.subscription_not_found()
-            return await self._stop(tx, sub, SubscriptionStatus.REFUNDED)
 
-    async def _stop(
-        self, tx: Transaction, sub: Subscription, status: SubscriptionStatus
-    ) -> Subscription:
-        if sub.status is status:
-            return sub  # again: no change
-        if sub.status is SubscriptionStatus.REFUNDED:
-            raise errors.subscription_not_active()
-        now = self._clock()
-        stopped = dataclasses.replace(sub, status=status, auto_renew=False)
-        await tx.update_subscription(stopped, now)
-        await tx.delete_seats_of(sub.id)  # a stopped subscription protects nothing
-        await refresh_entitlements(tx, sub.account_id, now, self._grace)
-        await tx.publish(SubscriptionCancelled(stopped, status is SubscriptionStatus.REFUNDED, now))
-        return stopped
+async def stop_subscription(
+    tx: Transaction,
+    sub: Subscription,
+    status: SubscriptionStatus,
+    now: datetime,
+    grace: timedelta,
+    refunds: Sequence[Refund] = (),
+) -> Subscription:
+    """Cancel or refund ``sub`` (locked by the caller): seats freed, entitlements rewritten,
+    ``subscription.subscription.cancelled`` published. The same status again changes nothing."""
+    if sub.status is status:
+        return sub  # again: no change
+    if sub.status is SubscriptionStatus.REFUNDED:
+        raise errors.subscription_not_active()
+    stopped = dataclasses.replace(sub, status=status, auto_renew=False)
+    await tx.update_subscription(stopped, now)
+    await tx.delete_seats_of(sub.id)  # a stopped subscription protects nothing
+    await refresh_entitlements(tx, sub.account_id, now, grace)
+    refunded = status is SubscriptionStatus.REFUNDED
+    await tx.publish(SubscriptionCancelled(stopped, refunded, now, tuple(refunds)))
+    return stopped

@@ -172,6 +172,7 @@ class OrderStatus(StrEnum):
     PAID = "paid"
     DECLINED = "declined"
     COMPLETED = "completed"
+    REFUNDED = "refunded"
 
 
 class OrderKind(StrEnum):
@@ -210,3 +211,17 @@ class Seat:
     device_id: str
     name: str
     protected_at: datetime
+
+
+@dataclass(frozen=True)
+class Refund:
+    """Money of one paid order returned through the payment provider."""
+
+    order_id: uuid.UUID
+    refund_id: str
+    payment_id: str
+    amount_minor: int
+    currency: str
+    created_at: datetime
+    # When the provider's ``payment.refunded`` notification arrived.
+    confirmed_at: datetime | None = None

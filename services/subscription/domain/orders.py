@@ -77,6 +77,19 @@ async def refresh_entitlements(
     await tx.publish(EntitlementsChanged(account, entitlements, now))
 
 
+async def notified_order(
+    tx: Transaction, provider: str, event_id: str, order_id: uuid.UUID, now: datetime
+) -> Order:
+    """The order a provider's notification is about, locked, with the notification recorded
+    (a replay is refused)."""
+    order = await tx.order(order_id, for_update=True)
+    if order is None:
+        raise errors.order_not_found()
+    if not await tx.record_payment_event(provider, event_id, order.id, now):
+        raise errors.payment_event_replayed()
+    return order
+
+
 class OrderServices:
     """Purchases and renewal purchases on one store, clock and payment provider."""
 
@@ -300,11 +313,12 @@ class OrderServices:
             raise errors.payment_mismatch()
         now = self._clock()
         async with self.store.transaction() as tx:
-            order = await tx.order(found, for_update=True)
-            if order is None:
-                raise errors.order_not_found()
-            if not await tx.record_payment_event(provider, event_id, order.id, now):
-                raise errors.payment_event_replayed()
+            order = await notified_order(tx, provider, event_id, found, now)
+            if order.payment_id is None and order.status is OrderStatus.PENDING:
+                # A charge without the buyer (a saved card) can be decided, and notified, before
+                # ``pay`` has stored the payment's id: refuse for now (nothing is recorded) and
+                # let the provider deliver it again.
+                raise errors.payment_not_recorded_yet()
             if (
                 order.payment_id != payment_id
                 or order.amount_minor != amount_minor

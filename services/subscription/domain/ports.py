@@ -21,9 +21,11 @@ from subscription.domain.model import (
     Order,
     Plan,
     RedeemThrottle,
+    Refund,
     Seat,
     Subscription,
 )
+from subscription.domain.reminders import MailOutcome, PendingReminder
 
 Clock = Callable[[], datetime]
 
@@ -128,6 +130,23 @@ class Orders(Protocol):
         """Remember a provider notification; False when it was seen before."""
         ...
 
+    async def paid_orders_of(self, subscription_id: uuid.UUID) -> list[Order]:
+        """The subscription's completed orders with a payment (not refunded), by id."""
+        ...
+
+    async def insert_refund(self, refund: Refund) -> bool:
+        """Record a refund of an order; False when the order has one already."""
+        ...
+
+    async def confirm_refund(self, order_id: uuid.UUID, refund_id: str, now: datetime) -> bool:
+        """Note the provider's confirmation of a recorded refund; False when there is no such
+        unconfirmed refund."""
+        ...
+
+    async def refunds_of(self, subscription_id: uuid.UUID) -> list[Refund]:
+        """The refunds of the subscription's orders, oldest first."""
+        ...
+
 
 class Seats(Protocol):
     async def seats_of(self, subscription_id: uuid.UUID) -> list[Seat]: ...
@@ -161,7 +180,23 @@ class Schedule(Protocol):
     async def record_reminder(
         self, subscription_id: uuid.UUID, ends_at: datetime, days_before: int, now: datetime
     ) -> bool:
-        """Note a reminder as sent; False when it was sent already."""
+        """Note a reminder as due (its mail still to go); False when it was noted already."""
+        ...
+
+    async def unmailed_reminders(self, limit: int) -> list[PendingReminder]:
+        """Reminders noted but not mailed yet, oldest first."""
+        ...
+
+    async def mark_reminder_mailed(
+        self,
+        subscription_id: uuid.UUID,
+        ends_at: datetime,
+        days_before: int,
+        outcome: MailOutcome,
+        now: datetime,
+    ) -> bool:
+        """Close a reminder's mail (only when still open, its row locked until the transaction
+        ends); False when it was closed already."""
         ...
 
     async def record_renewal_attempt(

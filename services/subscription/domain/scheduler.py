@@ -7,7 +7,10 @@ subscription, end and number of days; a renewal attempt per subscription and end
 status change), so even passes one after the other never repeat an effect.
 
 Reminders: 30, 7 and 1 days before the end, only the nearest one due (a subscription bought five
-days before its end gets the 7-day one, not also the 30-day one). Automatic renewal: a
+days before its end gets the 7-day one, not also the 30-day one). The pass records the reminder
+and publishes ``subscription.subscription.expiring``; after it commits, the pass that led mails
+every reminder not mailed yet to the owner's account (``subscription.domain.reminders``), however
+the subscription began (bought or activated by a code). Automatic renewal: a
 subscription with it on and a saved payment method gets one renewal order per end, ``renew_days``
 before it, charged through the payment provider after the pass commits (the provider's
 notification then extends it). Expiry: an active subscription ``grace`` past its end becomes
@@ -28,10 +31,17 @@ from subscription.domain.events import SubscriptionExpired, SubscriptionExpiring
 from subscription.domain.model import Order, OrderKind, OrderStatus, SubscriptionStatus
 from subscription.domain.orders import OrderServices, refresh_entitlements, request_hash
 from subscription.domain.ports import Clock, Store
+from subscription.domain.reminders import (
+    REMINDER_DAYS,
+    Accounts,
+    AccountsUnavailableError,
+    Contact,
+    MailOutcome,
+    due_days,
+)
 
 log = logging.getLogger(__name__)
 
-REMINDER_DAYS = (1, 7, 30)
 BATCH = 500
 
 
@@ -41,6 +51,7 @@ class PassResult:
     reminders: int = 0
     renewals: int = 0
     expired: int = 0
+    mailed: int = 0
 
 
 class Scheduler:
@@ -49,6 +60,7 @@ class Scheduler:
         store: Store,
         clock: Clock,
         orders: OrderServices,
+        accounts: Accounts,
         *,
         grace: timedelta,
         renew_ahead: timedelta,
@@ -56,6 +68,7 @@ class Scheduler:
         self.store = store
         self._clock = clock
         self._orders = orders
+        self._accounts = accounts
         self._grace = grace
         self._renew_ahead = renew_ahead
 
@@ -67,23 +80,13 @@ class Scheduler:
             if not await tx.try_lead():
                 return PassResult(led=False)
             reminders = 0
-            for sub in await tx.ending_between(
-                now, now + timedelta(days=max(REMINDER_DAYS)), BATCH
-            ):
-                left = sub.ends_at - now
-                days = next(d for d in REMINDER_DAYS if left <= timedelta(days=d))
-                if not await tx.record_reminder(sub.id, sub.ends_at, days, now):
+            ahead = now + timedelta(days=max(REMINDER_DAYS))
+            for sub in await tx.ending_between(now, ahead, BATCH):
+                days = due_days(sub.ends_at - now)
+                if days is None or not await tx.record_reminder(sub.id, sub.ends_at, days, now):
                     continue
                 reminders += 1
                 await tx.publish(SubscriptionExpiring(sub, days, now))
-                order = await tx.order(sub.order_id) if sub.order_id else None
-                if order is not None:
-                    await tx.queue_mail(
-                        order.buyer_email,
-                        "reminder",
-                        order.language,
-                        {"days": str(days), "ends": sub.ends_at.date().isoformat()},
-                    )
             for sub in await tx.ending_between(now - self._grace, now + self._renew_ahead, BATCH):
                 if not sub.auto_renew or not sub.payment_method or sub.order_id is None:
                     continue
@@ -126,7 +129,57 @@ class Scheduler:
                 await self._orders.pay(order)
             except Exception as exc:  # the next attempt is the buyer's; the order stays pending
                 log.warning("automatic renewal payment failed", extra={"error": repr(exc)})
-        return PassResult(True, reminders, len(to_charge), expired)
+        mailed = await self.mail_reminders(now)
+        return PassResult(True, reminders, len(to_charge), expired, mailed)
+
+    async def mail_reminders(self, now: datetime) -> int:
+        """Mail the reminders recorded but not mailed yet; how many mails were queued.
+
+        The owners are asked from identity in one go; when it does not answer, the due reminders
+        stay unmailed for the next pass (overtaken ones are closed all the same). Marking a
+        reminder mailed is a conditional update in the transaction that queues its mail: a
+        replica that lost the race queues nothing.
+        """
+        async with self.store.connection() as conn:
+            pending = await conn.unmailed_reminders(BATCH)
+        owners = sorted({r.account_id for r in pending if r.still_due(now)})
+        contacts: dict[uuid.UUID, Contact | None] = {}
+        if owners:
+            try:
+                contacts = await self._accounts.contacts(owners)
+            except AccountsUnavailableError as exc:
+                log.warning("reminder mail waits for identity", extra={"error": repr(exc)})
+        mailed = 0
+        for reminder in pending:
+            contact: Contact | None = None
+            if not reminder.still_due(now):
+                outcome = MailOutcome.STALE
+            elif reminder.account_id not in contacts:
+                continue  # identity did not answer: the next pass asks again
+            else:
+                contact = contacts[reminder.account_id]
+                outcome = MailOutcome.NO_ACCOUNT if contact is None else MailOutcome.SENT
+            async with self.store.transaction() as tx:
+                if not await tx.mark_reminder_mailed(
+                    reminder.subscription_id,
+                    reminder.ends_at,
+                    reminder.days_before,
+                    outcome,
+                    now,
+                ):
+                    continue  # another replica resolved it meanwhile
+                if contact is not None:
+                    await tx.queue_mail(
+                        contact.email,
+                        "reminder",
+                        contact.language,
+                        {
+                            "days": str(reminder.days_before),
+                            "ends": reminder.ends_at.date().isoformat(),
+                        },
+                    )
+                    mailed += 1
+        return mailed
 
     async def run(self, interval: float, stop: asyncio.Event) -> None:
         """Pass every ``interval`` seconds until ``stop`` is set."""

@@ -140,5 +140,14 @@ def to_message(event: Event) -> tuple[str, Message]:
                 account_id=str(s.account_id),
                 refunded=event.refunded,
                 occurred_at=at,
+                refunds=[
+                    events_pb2.RefundedPayment(
+                        order_id=str(r.order_id),
+                        refund_id=r.refund_id,
+                        amount_minor=r.amount_minor,
+                        currency=r.currency,
+                    )
+                    for r in event.refunds
+                ],
             )
     raise TypeError(f"not a subscription event: {event!r}")

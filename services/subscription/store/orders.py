@@ -13,7 +13,8 @@ from datetime import datetime
 import asyncpg
 
 from kabinet.mail.outbox import enqueue_mail
-from subscription.domain.model import Order, OrderKind, OrderStatus, Seat, Subscription
+from subscription.domain.model import Order, OrderKind, OrderStatus, Refund, Seat, Subscription
+from subscription.domain.reminders import MailOutcome, PendingReminder
 from subscription.mail import subscription_templates
 
 # Only one replica runs a scheduler pass at a time.
@@ -148,6 +149,59 @@ class OrderQueries:
         )
         return bool(inserted)
 
+    async def paid_orders_of(self, subscription_id: uuid.UUID) -> list[Order]:
+        rows = await self._conn.fetch(
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE subscription_id = $1"  # noqa: S608 - constant column list
+            " AND status = 'completed' AND payment_id IS NOT NULL ORDER BY id",
+            subscription_id,
+        )
+        return [_order(r) for r in rows]
+
+    async def insert_refund(self, refund: Refund) -> bool:
+        inserted = await self._conn.fetchval(
+            "INSERT INTO refunds (order_id, refund_id, payment_id, amount_minor, currency,"
+            " created_at, confirmed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT DO NOTHING RETURNING true",
+            refund.order_id,
+            refund.refund_id,
+            refund.payment_id,
+            refund.amount_minor,
+            refund.currency,
+            refund.created_at,
+            refund.confirmed_at,
+        )
+        return bool(inserted)
+
+    async def confirm_refund(self, order_id: uuid.UUID, refund_id: str, now: datetime) -> bool:
+        status = await self._conn.execute(
+            "UPDATE refunds SET confirmed_at = $3"
+            " WHERE order_id = $1 AND refund_id = $2 AND confirmed_at IS NULL",
+            order_id,
+            refund_id,
+            now,
+        )
+        return bool(status == "UPDATE 1")
+
+    async def refunds_of(self, subscription_id: uuid.UUID) -> list[Refund]:
+        rows = await self._conn.fetch(
+            "SELECT r.order_id, r.refund_id, r.payment_id, r.amount_minor, r.currency,"
+            " r.created_at, r.confirmed_at FROM refunds r JOIN orders o ON o.id = r.order_id"
+            " WHERE o.subscription_id = $1 ORDER BY r.created_at, r.order_id",
+            subscription_id,
+        )
+        return [
+            Refund(
+                r["order_id"],
+                r["refund_id"],
+                r["payment_id"],
+                r["amount_minor"],
+                r["currency"],
+                r["created_at"],
+                r["confirmed_at"],
+            )
+            for r in rows
+        ]
+
     # seats
 
     async def seats_of(self, subscription_id: uuid.UUID) -> list[Seat]:
@@ -231,6 +285,48 @@ class OrderQueries:
             now,
         )
         return bool(inserted)
+
+    async def unmailed_reminders(self, limit: int) -> list[PendingReminder]:
+        rows = await self._conn.fetch(
+            "SELECT r.subscription_id, s.account_id, r.ends_at, r.days_before,"
+            " s.status = 'active' AND s.ends_at = r.ends_at AS current,"
+            " EXISTS (SELECT 1 FROM reminders_sent n WHERE n.subscription_id = r.subscription_id"
+            "  AND n.ends_at = r.ends_at AND n.days_before < r.days_before) AS overtaken"
+            " FROM reminders_sent r JOIN subscriptions s ON s.id = r.subscription_id"
+            " WHERE r.mailed_at IS NULL ORDER BY r.sent_at, r.subscription_id LIMIT $1",
+            limit,
+        )
+        return [
+            PendingReminder(
+                r["subscription_id"],
+                r["account_id"],
+                r["ends_at"],
+                r["days_before"],
+                r["current"],
+                r["overtaken"],
+            )
+            for r in rows
+        ]
+
+    async def mark_reminder_mailed(
+        self,
+        subscription_id: uuid.UUID,
+        ends_at: datetime,
+        days_before: int,
+        outcome: MailOutcome,
+        now: datetime,
+    ) -> bool:
+        status = await self._conn.execute(
+            "UPDATE reminders_sent SET mailed_at = $4, mail_outcome = $5"
+            " WHERE subscription_id = $1 AND ends_at = $2 AND days_before = $3"
+            " AND mailed_at IS NULL",
+            subscription_id,
+            ends_at,
+            days_before,
+            now,
+            outcome.value,
+        )
+        return bool(status == "UPDATE 1")
 
     async def record_renewal_attempt(
         self, subscription_id: uuid.UUID, ends_at: datetime, order_id: uuid.UUID, now: datetime

@@ -6,6 +6,7 @@ thrown away when it raises, like a rollback.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 import uuid
@@ -25,14 +26,27 @@ from subscription.domain.model import (
     EntitlementCheck,
     IssuedCode,
     Order,
+    OrderStatus,
     Plan,
     RedeemThrottle,
+    Refund,
     Seat,
     Subscription,
     SubscriptionStatus,
 )
 from subscription.domain.orders import OrderServices
-from subscription.domain.payments import CreatedPayment, PaymentFailedError, PaymentRequest
+from subscription.domain.payments import (
+    CreatedPayment,
+    PaymentFailedError,
+    PaymentRequest,
+    ProviderRefund,
+)
+from subscription.domain.reminders import (
+    AccountsUnavailableError,
+    Contact,
+    MailOutcome,
+    PendingReminder,
+)
 from subscription.domain.services import SubscriptionServices
 
 
@@ -61,9 +75,13 @@ class State:
     orders: dict[uuid.UUID, Order] = field(default_factory=dict)
     payment_events: set[tuple[str, str]] = field(default_factory=set)
     seats: dict[tuple[uuid.UUID, str], Seat] = field(default_factory=dict)
-    reminders: set[tuple[uuid.UUID, datetime, int]] = field(default_factory=set)
+    # (subscription, end, days) -> how its mail was closed (None: not yet)
+    reminders: dict[tuple[uuid.UUID, datetime, int], MailOutcome | None] = field(
+        default_factory=dict
+    )
     renewal_attempts: set[tuple[uuid.UUID, datetime]] = field(default_factory=set)
     mail: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
+    refunds: dict[uuid.UUID, Refund] = field(default_factory=dict)
     # The scheduler's advisory lock: held by another replica when True.
     lock_taken: bool = False
 
@@ -196,6 +214,37 @@ class FakeTransaction:
         self.s.payment_events.add((provider, event_id))
         return True
 
+    async def paid_orders_of(self, subscription_id: uuid.UUID) -> list[Order]:
+        found = [
+            o
+            for o in self.s.orders.values()
+            if o.subscription_id == subscription_id
+            and o.status is OrderStatus.COMPLETED
+            and o.payment_id is not None
+        ]
+        return sorted(found, key=lambda o: o.id)
+
+    async def insert_refund(self, refund: Refund) -> bool:
+        assert self.in_transaction
+        if refund.order_id in self.s.refunds:
+            return False
+        self.s.refunds[refund.order_id] = refund
+        return True
+
+    async def confirm_refund(self, order_id: uuid.UUID, refund_id: str, now: datetime) -> bool:
+        found = self.s.refunds.get(order_id)
+        if found is None or found.refund_id != refund_id or found.confirmed_at is not None:
+            return False
+        self.s.refunds[order_id] = dataclasses.replace(found, confirmed_at=now)
+        return True
+
+    async def refunds_of(self, subscription_id: uuid.UUID) -> list[Refund]:
+        return [
+            r
+            for r in self.s.refunds.values()
+            if self.s.orders[r.order_id].subscription_id == subscription_id
+        ]
+
     # seats
 
     async def seats_of(self, subscription_id: uuid.UUID) -> list[Seat]:
@@ -245,7 +294,37 @@ class FakeTransaction:
         key = (subscription_id, ends_at, days_before)
         if key in self.s.reminders:
             return False
-        self.s.reminders.add(key)
+        self.s.reminders[key] = None
+        return True
+
+    async def unmailed_reminders(self, limit: int) -> list[PendingReminder]:
+        pending = []
+        for (sub_id, ends_at, days), outcome in self.s.reminders.items():
+            if outcome is not None:
+                continue
+            sub = self.s.subscriptions[sub_id]
+            current = sub.status is SubscriptionStatus.ACTIVE and sub.ends_at == ends_at
+            overtaken = any(
+                k[0] == sub_id and k[1] == ends_at and k[2] < days for k in self.s.reminders
+            )
+            pending.append(
+                PendingReminder(sub_id, sub.account_id, ends_at, days, current, overtaken)
+            )
+        return pending[:limit]
+
+    async def mark_reminder_mailed(
+        self,
+        subscription_id: uuid.UUID,
+        ends_at: datetime,
+        days_before: int,
+        outcome: MailOutcome,
+        now: datetime,
+    ) -> bool:
+        assert self.in_transaction
+        key = (subscription_id, ends_at, days_before)
+        if self.s.reminders.get(key, outcome) is not None:
+            return False
+        self.s.reminders[key] = outcome
         return True
 
     async def record_renewal_attempt(
@@ -320,6 +399,7 @@ class FakeProvider:
 
     def __init__(self) -> None:
         self.requests: list[PaymentRequest] = []
+        self.refund_requests: list[tuple[str, int, str]] = []
         self.down = False
 
     async def create_payment(self, request: PaymentRequest) -> CreatedPayment:
@@ -329,6 +409,34 @@ class FakeProvider:
         payment_id = f"pay_{request.order_id.hex[:12]}"
         url = None if request.payment_method else f"https://psp.test/pay/{payment_id}"
         return CreatedPayment(payment_id, url)
+
+    async def refund(self, payment_id: str, amount_minor: int, *, key: str) -> ProviderRefund:
+        if self.down:
+            raise PaymentFailedError("down")
+        self.refund_requests.append((payment_id, amount_minor, key))
+        # Idempotent per key, like a real provider.
+        return ProviderRefund(f"re_{key[-12:]}", amount_minor)
+
+
+class FakeAccounts:
+    """Identity's ``GetAccount`` as the reminders see it: a directory; unreachable when told."""
+
+    def __init__(self) -> None:
+        self.known: dict[uuid.UUID, Contact] = {}
+        self.down = False
+        self.asked: list[uuid.UUID] = []
+
+    async def contacts(self, account_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Contact | None]:
+        self.asked.extend(account_ids)
+        await asyncio.sleep(0)  # a network call: other tasks run meanwhile
+        if self.down:
+            raise AccountsUnavailableError("UNAVAILABLE")
+        return {a: self.known.get(a) for a in account_ids}
+
+
+@pytest.fixture
+def accounts() -> FakeAccounts:
+    return FakeAccounts()
 
 
 @pytest.fixture

@@ -2,12 +2,13 @@
 provider's notifications applied once, a declined payment changing nothing else, and the buyer's
 account attached once whichever report of it comes first."""
 
+import dataclasses
 import uuid
 from datetime import timedelta
 
 import pytest
 
-from kabinet.errors import DomainError
+from kabinet.errors import DomainError, ErrorKind
 from subscription.domain.events import (
     EntitlementsChanged,
     OrderCompleted,
@@ -230,3 +231,19 @@ async def test_a_renewal_paid_in_the_grace_period_continues_from_the_end(
     assert store.state.subscriptions[sub.id].ends_at == sub.ends_at.replace(
         year=sub.ends_at.year + 1
     )
+
+
+async def test_a_notification_before_its_payment_is_recorded_is_refused_for_a_retry(
+    orders, store
+) -> None:
+    order = await _order(orders)
+    # The provider decided (a saved card) before ``pay`` stored the payment's id.
+    store.state.orders[order.id] = dataclasses.replace(order, payment_id=None)
+    with pytest.raises(DomainError) as early:
+        await _approve(orders, order, "evt_early")
+    assert early.value.code == "payment.not_recorded_yet"
+    assert early.value.kind is ErrorKind.UNAVAILABLE  # the provider delivers it again
+    assert store.state.orders[order.id].status is OrderStatus.PENDING
+    store.state.orders[order.id] = order  # now recorded
+    done = await _approve(orders, order, "evt_early")  # the same notification, delivered again
+    assert done.status is not OrderStatus.PENDING

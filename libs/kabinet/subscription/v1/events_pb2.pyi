@@ -296,7 +296,7 @@ Global___SubscriptionExpired: _TypeAlias = SubscriptionExpired  # noqa: Y015
 
 @_typing.final
 class SubscriptionCancelled(_message.Message):
-    """subscription.subscription.cancelled"""
+    """subscription.subscription.cancelled (also for a refund: refunded is set)"""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -304,11 +304,16 @@ class SubscriptionCancelled(_message.Message):
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     REFUNDED_FIELD_NUMBER: _builtins.int
     OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    REFUNDS_FIELD_NUMBER: _builtins.int
     subscription_id: _builtins.str
     account_id: _builtins.str
     refunded: _builtins.bool
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def refunds(self) -> _containers.RepeatedCompositeFieldContainer[Global___RefundedPayment]:
+        """The payments returned by the refund (empty: activated by a code, nothing was paid)."""
+
     def __init__(
         self,
         *,
@@ -316,11 +321,40 @@ class SubscriptionCancelled(_message.Message):
         account_id: _builtins.str = ...,
         refunded: _builtins.bool = ...,
         occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        refunds: _abc.Iterable[Global___RefundedPayment] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "occurred_at", b"occurred_at", "refunded", b"refunded", "subscription_id", b"subscription_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "occurred_at", b"occurred_at", "refunded", b"refunded", "refunds", b"refunds", "subscription_id", b"subscription_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SubscriptionCancelled: _TypeAlias = SubscriptionCancelled  # noqa: Y015
+
+@_typing.final
+class RefundedPayment(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    REFUND_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    refund_id: _builtins.str
+    amount_minor: _builtins.int
+    currency: _builtins.str
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        refund_id: _builtins.str = ...,
+        amount_minor: _builtins.int = ...,
+        currency: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "currency", b"currency", "order_id", b"order_id", "refund_id", b"refund_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefundedPayment: _TypeAlias = RefundedPayment  # noqa: Y015

@@ -82,6 +82,8 @@ class _OrderStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OrderStat
     ORDER_STATUS_DECLINED: _OrderStatus.ValueType  # 3
     ORDER_STATUS_COMPLETED: _OrderStatus.ValueType  # 4
     """Paid and on the buyer's account."""
+    ORDER_STATUS_REFUNDED: _OrderStatus.ValueType  # 5
+    """The payment was returned to the payer (RefundSubscription or the provider's notification)."""
 
 class OrderStatus(_OrderStatus, metaclass=_OrderStatusEnumTypeWrapper): ...
 
@@ -93,6 +95,8 @@ ORDER_STATUS_PAID: OrderStatus.ValueType  # 2
 ORDER_STATUS_DECLINED: OrderStatus.ValueType  # 3
 ORDER_STATUS_COMPLETED: OrderStatus.ValueType  # 4
 """Paid and on the buyer's account."""
+ORDER_STATUS_REFUNDED: OrderStatus.ValueType  # 5
+"""The payment was returned to the payer (RefundSubscription or the provider's notification)."""
 Global___OrderStatus: _TypeAlias = OrderStatus  # noqa: Y015
 
 class _PaymentOutcome:
@@ -104,12 +108,16 @@ class _PaymentOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Paymen
     PAYMENT_OUTCOME_UNSPECIFIED: _PaymentOutcome.ValueType  # 0
     PAYMENT_OUTCOME_APPROVED: _PaymentOutcome.ValueType  # 1
     PAYMENT_OUTCOME_DECLINED: _PaymentOutcome.ValueType  # 2
+    PAYMENT_OUTCOME_REFUNDED: _PaymentOutcome.ValueType  # 3
+    """The provider returned the payment's money (refund_id names the refund)."""
 
 class PaymentOutcome(_PaymentOutcome, metaclass=_PaymentOutcomeEnumTypeWrapper): ...
 
 PAYMENT_OUTCOME_UNSPECIFIED: PaymentOutcome.ValueType  # 0
 PAYMENT_OUTCOME_APPROVED: PaymentOutcome.ValueType  # 1
 PAYMENT_OUTCOME_DECLINED: PaymentOutcome.ValueType  # 2
+PAYMENT_OUTCOME_REFUNDED: PaymentOutcome.ValueType  # 3
+"""The provider returned the payment's money (refund_id names the refund)."""
 Global___PaymentOutcome: _TypeAlias = PaymentOutcome  # noqa: Y015
 
 @_typing.final
@@ -830,6 +838,7 @@ class ConfirmPaymentRequest(_message.Message):
     AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
     CURRENCY_FIELD_NUMBER: _builtins.int
     PAYMENT_METHOD_FIELD_NUMBER: _builtins.int
+    REFUND_ID_FIELD_NUMBER: _builtins.int
     provider: _builtins.str
     """The provider's name (sandbox) and its notification id (a replay repeats it)."""
     event_id: _builtins.str
@@ -840,6 +849,8 @@ class ConfirmPaymentRequest(_message.Message):
     currency: _builtins.str
     payment_method: _builtins.str
     """A reusable payment method for automatic renewals (the provider's token, never a card number)."""
+    refund_id: _builtins.str
+    """The provider's refund (PAYMENT_OUTCOME_REFUNDED only)."""
     def __init__(
         self,
         *,
@@ -851,10 +862,11 @@ class ConfirmPaymentRequest(_message.Message):
         amount_minor: _builtins.int = ...,
         currency: _builtins.str = ...,
         payment_method: _builtins.str = ...,
+        refund_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "currency", b"currency", "event_id", b"event_id", "order_id", b"order_id", "outcome", b"outcome", "payment_id", b"payment_id", "payment_method", b"payment_method", "provider", b"provider"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "currency", b"currency", "event_id", b"event_id", "order_id", b"order_id", "outcome", b"outcome", "payment_id", b"payment_id", "payment_method", b"payment_method", "provider", b"provider", "refund_id", b"refund_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1154,17 +1166,56 @@ class RefundSubscriptionResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SUBSCRIPTION_FIELD_NUMBER: _builtins.int
+    REFUNDS_FIELD_NUMBER: _builtins.int
+    STATUS_ONLY_FIELD_NUMBER: _builtins.int
+    status_only: _builtins.bool
+    """No payment to return (activated by a code): only the status changed."""
     @_builtins.property
     def subscription(self) -> Global___Subscription: ...
+    @_builtins.property
+    def refunds(self) -> _containers.RepeatedCompositeFieldContainer[Global___Refund]:
+        """The money returned, one refund per paid order."""
+
     def __init__(
         self,
         *,
         subscription: Global___Subscription | None = ...,
+        refunds: _abc.Iterable[Global___Refund] | None = ...,
+        status_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["refunds", b"refunds", "status_only", b"status_only", "subscription", b"subscription"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RefundSubscriptionResponse: _TypeAlias = RefundSubscriptionResponse  # noqa: Y015
+
+@_typing.final
+class Refund(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    REFUND_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    refund_id: _builtins.str
+    """The payment provider's refund id."""
+    amount_minor: _builtins.int
+    currency: _builtins.str
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        refund_id: _builtins.str = ...,
+        amount_minor: _builtins.int = ...,
+        currency: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "currency", b"currency", "order_id", b"order_id", "refund_id", b"refund_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Refund: _TypeAlias = Refund  # noqa: Y015

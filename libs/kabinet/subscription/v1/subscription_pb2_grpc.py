@@ -245,7 +245,9 @@ class SubscriptionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RefundSubscription(self, request, context):
-        """RefundSubscription stops a subscription and marks it refunded (operators only).
+        """RefundSubscription returns the money of the subscription's paid orders through the payment
+        provider (idempotently), then stops it and marks it refunded (operators only). A
+        subscription activated by a code had no payment: only its status changes (status_only).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

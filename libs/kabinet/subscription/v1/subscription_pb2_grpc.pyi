@@ -76,7 +76,10 @@ class SubscriptionServiceStub:
     CancelSubscription: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.CancelSubscriptionRequest, _subscription_pb2.CancelSubscriptionResponse]
     """CancelSubscription stops a subscription of the account (no refund)."""
     RefundSubscription: _grpc.UnaryUnaryMultiCallable[_subscription_pb2.RefundSubscriptionRequest, _subscription_pb2.RefundSubscriptionResponse]
-    """RefundSubscription stops a subscription and marks it refunded (operators only)."""
+    """RefundSubscription returns the money of the subscription's paid orders through the payment
+    provider (idempotently), then stops it and marks it refunded (operators only). A
+    subscription activated by a code had no payment: only its status changes (status_only).
+    """
 
 @_typing.type_check_only
 class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
@@ -126,7 +129,10 @@ class SubscriptionServiceAsyncStub(SubscriptionServiceStub):
     CancelSubscription: _aio.UnaryUnaryMultiCallable[_subscription_pb2.CancelSubscriptionRequest, _subscription_pb2.CancelSubscriptionResponse]  # type: ignore[assignment]
     """CancelSubscription stops a subscription of the account (no refund)."""
     RefundSubscription: _aio.UnaryUnaryMultiCallable[_subscription_pb2.RefundSubscriptionRequest, _subscription_pb2.RefundSubscriptionResponse]  # type: ignore[assignment]
-    """RefundSubscription stops a subscription and marks it refunded (operators only)."""
+    """RefundSubscription returns the money of the subscription's paid orders through the payment
+    provider (idempotently), then stops it and marks it refunded (operators only). A
+    subscription activated by a code had no payment: only its status changes (status_only).
+    """
 
 class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
     """SubscriptionService owns plans, orders, subscriptions, activation codes, seats and entitlements."""
@@ -275,6 +281,9 @@ class SubscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _subscription_pb2.RefundSubscriptionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_subscription_pb2.RefundSubscriptionResponse, _abc.Awaitable[_subscription_pb2.RefundSubscriptionResponse]]:
-        """RefundSubscription stops a subscription and marks it refunded (operators only)."""
+        """RefundSubscription returns the money of the subscription's paid orders through the payment
+        provider (idempotently), then stops it and marks it refunded (operators only). A
+        subscription activated by a code had no payment: only its status changes (status_only).
+        """
 
 def add_SubscriptionServiceServicer_to_server(servicer: SubscriptionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
