@@ -6,9 +6,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 
+import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from kabinet.testing.accounts import activated_account
 from kabinet.testing.cluster import Cluster
 
 PASSWORD = "Lunar-Orchid-2026x"
@@ -118,3 +120,34 @@ async def test_the_language_choice_is_remembered_and_cannot_redirect_away(
     await portal_page.get_by_role("link", name="English").click()
     await expect(portal_page.locator("h1")).to_have_text("Sign in")
     assert portal_page.url == f"{base}/signin"
+
+
+async def test_the_email_address_changes_after_the_new_address_confirms_it(
+    cluster: Cluster, portal_page: Page, http: httpx.AsyncClient
+) -> None:
+    page = portal_page
+    base = cluster.gateway_url
+    old = f"old-{uuid.uuid4().hex[:8]}@example.com"
+    new = f"new-{uuid.uuid4().hex[:8]}@example.com"
+    await activated_account(http, cluster.mailbox, old, PASSWORD)
+    await page.goto(f"{base}/signin")
+    await page.fill("#f-email", old)
+    await page.fill("#f-password", PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{base}/account")
+
+    email_form = page.locator("form[data-api='/api/v1/account/email']")
+    await email_form.locator("#f-new_email").fill(new)
+    await email_form.locator("#f-email-password").fill(PASSWORD)
+    await email_form.locator("button[type=submit]").click()
+    await expect(email_form.locator("[data-form-done]")).to_be_visible()
+    await expect(page.locator(".who").first).to_have_text(old)  # nothing changes before
+
+    message = await cluster.mailbox.wait_for(
+        new, lambda m: any("/confirm-email?" in link for link in m.links), timeout=15
+    )
+    await page.goto(next(link for link in message.links if "/confirm-email?" in link))
+    await page.locator("form button[type=submit]").click()
+    await page.wait_for_load_state()
+    await page.goto(f"{base}/account")
+    await expect(page.locator(".who").first).to_have_text(new)
