@@ -36,7 +36,7 @@ import grpc
 from bench.common import Row, closed_loop, latency_row, pinned, print_table, server_and_load_cpus
 from kabinet.auth.operator import operator_metadata
 from kabinet.devstack.nats import EmbeddedNats
-from kabinet.devstack.ports import free_port
+from kabinet.devstack.ports import free_port, wait_for_port
 from kabinet.devstack.postgres import EmbeddedPostgres
 from kabinet.settings import CommonSettings
 from kabinet.subscription.v1 import subscription_pb2 as pb
@@ -179,6 +179,8 @@ def run() -> list[Row]:
             processes.append(_start_service("identity", root, client_cpu, env))
             service = _start_service("subscription", root, service_cpu, env)
             processes.append(service)
+            # Subscription checks the operator token against identity's keys: wait for it.
+            wait_for_port("127.0.0.1", int(env["KABINET_IDENTITY_ADDR"].rsplit(":", 1)[1]), 60)
             with pinned(client_cpus):
                 return asyncio.run(
                     _client_measures(

@@ -53,6 +53,7 @@ GRANT_CLAIM = "gty"
 CLIENT_CREDENTIALS = "client_credentials"
 FORBIDDEN = "auth.forbidden"
 REQUIRED = "auth.required"
+UNAVAILABLE = "service.unavailable"
 JWKS_MIN_REFRESH = 30.0
 
 _Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
@@ -208,7 +209,11 @@ class CallerAuthInterceptor(grpc.aio.ServerInterceptor):
             if operator_only or self._policy.require_token:
                 raise DomainError(ErrorKind.UNAUTHENTICATED, REQUIRED)
             return None
-        caller = await self._verifier.verify(token)
+        try:
+            caller = await self._verifier.verify(token)
+        except (grpc.aio.AioRpcError, OSError) as unreachable:
+            # Identity's keys could not be fetched: the caller may retry, nothing was decided.
+            raise DomainError(ErrorKind.UNAVAILABLE, UNAVAILABLE) from unreachable
         if operator_only:
             if not caller.is_operator:
                 raise DomainError(ErrorKind.PERMISSION_DENIED, FORBIDDEN)

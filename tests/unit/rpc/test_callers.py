@@ -193,3 +193,27 @@ def test_a_services_policy_is_what_its_api_modules_declare() -> None:
     empty = service_policy("no_such_service.api")
     assert empty.operator_methods == frozenset()
     assert empty.scope_for("/x.v1.XService/Y") is None
+
+
+async def test_unreachable_keys_make_a_token_call_unavailable_not_unknown() -> None:
+    async def unreachable(fresh: bool) -> VerificationKeys:
+        raise ConnectionRefusedError("identity is not up yet")
+
+    callers = caller_interceptor(
+        frozenset({f"/{SERVICE}/Create"}), unreachable, issuer=ISSUER, audience=AUDIENCE
+    )
+    server = grpc.aio.server(interceptors=[ServerInterceptor(), callers])
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                SERVICE, {"Create": grpc.unary_unary_rpc_method_handler(_echo)}
+            )
+        ]
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        kind, _ = await _call(f"127.0.0.1:{port}", "Create", _person(["operator"]))
+    finally:
+        await server.stop(None)
+    assert kind is ErrorKind.UNAVAILABLE  # a retryable answer: nothing was decided
