@@ -44,7 +44,14 @@ from urllib.parse import parse_qs, urlsplit
 import grpc
 import httpx
 
-from bench.common import Row, closed_loop, latency_row, pinned_process, server_and_load_cpus
+from bench.common import (
+    UNLIMITED_EDGE,
+    Row,
+    closed_loop,
+    latency_row,
+    pinned_process,
+    server_and_load_cpus,
+)
 from kabinet.auth.operator import operator_metadata
 from kabinet.devstack.mailbox import Mailbox
 from kabinet.devstack.nats import EmbeddedNats
@@ -270,6 +277,7 @@ def run() -> list[Row]:
                 "KABINET_DISTRIBUTION_LINK_SECRET": os.urandom(32).hex(),
                 "KABINET_LOG_LEVEL": "WARNING",
                 "KABINET_TELEMETRY": "none",
+                **UNLIMITED_EDGE,
                 **{f"KABINET_{name.upper()}_ADDR": addr for name, addr in addresses.items()},
             }
             with contextlib.ExitStack() as processes:

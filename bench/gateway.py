@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from bench.common import Row, latency_row, pinned_process, server_and_load_cpus
+from bench.common import UNLIMITED_EDGE, Row, latency_row, pinned_process, server_and_load_cpus
 from kabinet.devstack.mailbox import Mailbox
 from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import free_port, wait_for_port
@@ -102,6 +102,7 @@ def run() -> list[Row]:
                 "KABINET_IDENTITY_ADDR": f"127.0.0.1:{identity_port}",
                 "KABINET_LOG_LEVEL": "WARNING",
                 "KABINET_TELEMETRY": "none",
+                **UNLIMITED_EDGE,
             }
             with (
                 pinned_process([sys.executable, "-m", "identity"], env, load_cpus),

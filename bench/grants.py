@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-from bench.common import Row, closed_loop, latency_row, server_and_load_cpus
+from bench.common import UNLIMITED_EDGE, Row, closed_loop, latency_row, server_and_load_cpus
 from kabinet.devstack.mailbox import Mailbox
 from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import free_port, wait_for_port
@@ -225,6 +225,7 @@ def run() -> list[Row]:
                 "KABINET_IDENTITY_CLIENTS_SEED": str(seed),
                 "KABINET_LOG_LEVEL": "WARNING",
                 "KABINET_TELEMETRY": "none",
+                **UNLIMITED_EDGE,
             }
             with (
                 _process([sys.executable, "-m", "identity"], env, service_cpus) as identity,
