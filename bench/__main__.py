@@ -11,7 +11,7 @@ import inspect
 import logging
 import sys
 
-from bench.common import print_table
+from bench.common import every_cpu, pinned, print_table
 
 BENCHMARKS = {
     "events": "Event path: outbox commit → consumer handler",
@@ -33,8 +33,9 @@ def main(names: list[str]) -> int:
         return 2
     for name in names or list(BENCHMARKS):
         module = importlib.import_module(f"bench.{name}")
-        result = module.run()
-        rows = asyncio.run(result) if inspect.iscoroutine(result) else result
+        with pinned(every_cpu()):  # a benchmark that pins this process must not shrink the next
+            result = module.run()
+            rows = asyncio.run(result) if inspect.iscoroutine(result) else result
         print_table(BENCHMARKS[name], rows)
         sys.stdout.flush()
     return 0

@@ -111,9 +111,18 @@ def print_table(title: str, rows: list[Row]) -> None:
         print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
 
 
+# The CPUs the benchmarks run on, read once: a benchmark may pin this process meanwhile.
+_START_CPUS = frozenset(os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else {0})
+
+
+def every_cpu() -> set[int]:
+    """Every CPU this process may run on (the ones it was started with)."""
+    return set(_START_CPUS)
+
+
 def server_and_load_cpus() -> tuple[set[int], set[int]]:
     """(a server's CPU, the load generator's CPUs); the same CPU on a one-core machine."""
-    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
+    available = sorted(_START_CPUS)
     return {available[0]}, set(available[1:]) or {available[0]}
 
 
