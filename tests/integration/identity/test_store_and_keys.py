@@ -132,16 +132,6 @@ async def test_concurrent_session_checks_are_answered_each(pool, hasher) -> None
     await service.close()
 
 
-class CountedLiveness(SessionLiveness):
-    """Counts the queries it makes."""
-
-    queries = 0
-
-    async def _query(self, session_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
-        self.queries += 1
-        return await super()._query(session_ids)
-
-
 async def _opened_session(pool, hasher, clock: Clock):
     service = replica(pool, clock, hasher)
     await service.start()
@@ -163,7 +153,7 @@ async def _opened_session(pool, hasher, clock: Clock):
 async def test_checks_coming_one_after_another_share_a_query(pool, hasher) -> None:
     clock = Clock()
     service, account, session_id = await _opened_session(pool, hasher, clock)
-    liveness = CountedLiveness(pool, min_interval=1.0)
+    liveness = SessionLiveness(pool, min_interval=1.0)
     try:
         alone = await liveness.is_live(session_id, account.id, clock())
         first = asyncio.ensure_future(liveness.is_live(session_id, account.id, clock()))
