@@ -10,9 +10,9 @@ from litestar.datastructures import State
 from gateway.auth import Authenticator, Principal, check_csrf
 from gateway.client_ip import client_ip
 from gateway.clients import ServiceClients
+from gateway.web.rendering import page_language
 from kabinet.errors import DomainError, ErrorKind
 from kabinet.identity.v1 import identity_pb2
-from kabinet.messages import pick_language
 
 
 def provide_clients(state: State) -> ServiceClients:
@@ -56,4 +56,5 @@ def provide_client_info(request: Request[Any, Any, Any], state: State) -> identi
 
 
 def provide_language(request: Request[Any, Any, Any]) -> str:
-    return pick_language(request.headers.get("accept-language"))
+    """The language the person chose on the portal (its cookie), else Accept-Language."""
+    return page_language(request)
