@@ -28,17 +28,11 @@ import asyncpg
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
+from kabinet.events import count_parked, outbox_lag
 from kabinet.events.consumer import EventConsumer
 from kabinet.events.relay import OutboxRelay
 
 log = logging.getLogger(__name__)
-
-_SNAPSHOT = (
-    "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL) AS pending,"
-    " (SELECT coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)"
-    "    FROM outbox WHERE published_at IS NULL) AS age,"
-    " (SELECT count(*) FROM parked_events WHERE replayed_at IS NULL) AS parked"
-)
 
 
 @dataclass(frozen=True)
@@ -48,11 +42,12 @@ class EventSnapshot:
     parked: int
 
 
-async def read_snapshot(conn: asyncpg.Connection | asyncpg.Pool) -> EventSnapshot:
-    """Outbox backlog and parked events of the schema ``conn`` works in."""
-    row = await conn.fetchrow(_SNAPSHOT)
-    assert row is not None
-    return EventSnapshot(int(row["pending"]), float(row["age"]), int(row["parked"]))
+async def read_snapshot(pool: asyncpg.Pool) -> EventSnapshot:
+    """Outbox backlog and parked events of the schema ``pool`` works in (the same queries
+    ``kabinet-admin events`` uses)."""
+    async with pool.acquire() as conn:
+        pending, age = await outbox_lag(conn)
+        return EventSnapshot(pending, age, await count_parked(conn))
 
 
 class EventMetrics:

@@ -6,7 +6,7 @@ change; run one ``OutboxRelay`` per service schema; consume with ``EventConsumer
 
 from kabinet.events.consumer import ConsumerStats, EventConsumer, Handler
 from kabinet.events.outbox import outbox_lag, publish_event
-from kabinet.events.parking import ParkedEvent, list_parked, request_replay
+from kabinet.events.parking import ParkedEvent, count_parked, list_parked, request_replay
 from kabinet.events.received import EventTypeMismatchError, ReceivedEvent
 from kabinet.events.relay import OutboxRelay, RelayStats
 from kabinet.events.streams import STREAMS, ensure_stream, ensure_streams
@@ -21,6 +21,7 @@ __all__ = [
     "ParkedEvent",
     "ReceivedEvent",
     "RelayStats",
+    "count_parked",
     "ensure_stream",
     "ensure_streams",
     "list_parked",

@@ -58,6 +58,11 @@ async def list_parked(
     return [ParkedEvent(**dict(row)) for row in rows]
 
 
+async def count_parked(conn: asyncpg.Connection) -> int:
+    """How many parked events of this schema wait (not replayed yet)."""
+    return int(await conn.fetchval("SELECT count(*) FROM parked_events WHERE replayed_at IS NULL"))
+
+
 async def request_replay(conn: asyncpg.Connection, parked_id: uuid.UUID) -> bool:
     """Ask the consumer to run its handler again for parked event ``parked_id``.
 
