@@ -14,16 +14,29 @@ from kabinet.event_metrics import EventMetrics, EventSnapshot
 
 
 class _Pool:
-    """Answers the snapshot query, slowly when asked to."""
+    """Answers the backlog and parked-count queries, slowly when asked to; counts readings (one
+    connection taken per reading)."""
 
     def __init__(self) -> None:
-        self.queries = 0
+        self.readings = 0
         self.delay = 0.0
 
+    def acquire(self) -> _Pool:
+        return self
+
+    async def __aenter__(self) -> _Pool:
+        self.readings += 1
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
     async def fetchrow(self, sql: str) -> dict[str, Any]:
-        self.queries += 1
         await asyncio.sleep(self.delay)
-        return {"pending": 4, "age": 12.5, "parked": 2}
+        return {"pending": 4, "age": 12.5}
+
+    async def fetchval(self, sql: str) -> int:
+        return 2
 
 
 @pytest.fixture
@@ -50,7 +63,7 @@ def test_a_reading_comes_from_the_pool_and_is_reused_briefly(
     metrics = _metrics(loop, pool, max_age=60.0)
     assert metrics.snapshot() == EventSnapshot(pending=4, oldest_age=12.5, parked=2)
     assert metrics.snapshot() is not None
-    assert pool.queries == 1
+    assert pool.readings == 1
     metrics.close()
     assert metrics.snapshot() is None
 
@@ -69,7 +82,7 @@ def test_the_loop_itself_never_waits_for_a_reading(loop: asyncio.AbstractEventLo
     metrics = _metrics(loop, pool)
     on_loop = asyncio.run_coroutine_threadsafe(_snapshot_on_loop(metrics), loop)
     assert on_loop.result(5) is None
-    assert pool.queries == 0
+    assert pool.readings == 0
 
 
 async def _snapshot_on_loop(metrics: EventMetrics) -> EventSnapshot | None:
