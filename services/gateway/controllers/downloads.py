@@ -40,6 +40,7 @@ from gateway.downloads_schemas import (
 )
 from gateway.filesend import file_response
 from gateway.pages import html_page
+from gateway.timestamps import iso
 from kabinet.auth.tokens import InvalidToken
 from kabinet.distribution.v1 import distribution_pb2 as pb
 from kabinet.errors import DomainError, ErrorKind
@@ -69,10 +70,6 @@ def _platform(name: str | None) -> pb.Platform.ValueType:
     if name not in _PLATFORMS:
         raise DomainError(ErrorKind.INVALID_ARGUMENT, "artifact.platform_invalid")
     return _PLATFORMS[name]
-
-
-def _iso(ts: Any) -> str:
-    return ts.ToDatetime().isoformat() + "Z" if getattr(ts, "seconds", 0) else ""
 
 
 def _artifact(a: pb.Artifact) -> ArtifactOut:
@@ -105,7 +102,7 @@ def application_out(app: pb.Application, language: str) -> ApplicationOut:
                 id=r.id,
                 version=r.version,
                 channel=_CHANNELS.get(r.channel, "unknown"),
-                published_at=_iso(r.published_at),
+                published_at=iso(r.published_at),
                 artifacts=[_artifact(a) for a in r.artifacts],
             )
             for r in app.releases
@@ -200,7 +197,7 @@ class DownloadsController(Controller):
             )
         )
         body = LinkOut(
-            url=reply.url, expires_at=_iso(reply.expires_at), artifact=_artifact(reply.artifact)
+            url=reply.url, expires_at=iso(reply.expires_at), artifact=_artifact(reply.artifact)
         )
         return Response(body, headers={"Cache-Control": "no-store"})
 

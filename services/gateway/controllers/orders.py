@@ -20,7 +20,7 @@ from litestar.params import FromPath, JSONBody
 
 from gateway.auth import Principal, check_csrf
 from gateway.clients import ServiceClients
-from gateway.controllers.subscriptions import _iso, subscription_out
+from gateway.controllers.subscriptions import subscription_out
 from gateway.schemas import Subscription
 from gateway.subscription_schemas import (
     AutoRenewBody,
@@ -32,6 +32,7 @@ from gateway.subscription_schemas import (
     Seat,
     WebhookResult,
 )
+from gateway.timestamps import iso
 from kabinet import webhooks
 from kabinet.errors import DomainError, ErrorKind
 from kabinet.identity.v1 import identity_pb2
@@ -237,7 +238,7 @@ class SubscriptionActionsController(Controller):
             )
         )
         return [
-            Device(device_id=d.device_id, name=d.name, protected_at=_iso(d.protected_at))
+            Device(device_id=d.device_id, name=d.name, protected_at=iso(d.protected_at))
             for d in reply.devices
         ]
 
