@@ -10,7 +10,9 @@ line of ours records (errors log the path only) and which OpenTelemetry redacts 
 
 from __future__ import annotations
 
+import asyncio
 import html
+import io
 import logging
 import re
 from typing import Any
@@ -140,18 +142,15 @@ def content_disposition(file_name: str) -> str:
     return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(file_name)}"
 
 
-def _qr(url: str, fmt: str) -> Response[bytes]:
+def _qr_image(url: str, fmt: str) -> bytes:
+    """Encoding a QR code (and compressing a PNG) is CPU work: callers run it in a thread."""
     code = segno.make(url, error="m")
-    import io
-
     out = io.BytesIO()
     if fmt == "png":
         code.save(out, kind="png", scale=6, border=4)
-        media = "image/png"
     else:
         code.save(out, kind="svg", scale=6, border=4, xmldecl=False)
-        media = "image/svg+xml"
-    return Response(out.getvalue(), media_type=media, headers={"Cache-Control": "no-store"})
+    return out.getvalue()
 
 
 class DownloadsController(Controller):
@@ -309,7 +308,9 @@ class DownloadsController(Controller):
                 application_id=application_id[:64], platform=_platform(platform)
             )
         )
-        return _qr(reply.url, format)
+        image = await asyncio.to_thread(_qr_image, reply.url, format)
+        media = "image/png" if format == "png" else "image/svg+xml"
+        return Response(image, media_type=media, headers={"Cache-Control": "no-store"})
 
 
 _PAGE = {
