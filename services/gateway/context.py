@@ -31,16 +31,26 @@ def provide_authenticator(state: State) -> Authenticator:
 API_SCOPE = "kabinet.api"
 
 
-async def provide_principal(request: Request[Any, Any, Any], state: State) -> Principal:
-    """The signed-in caller; 401 ``auth.required`` otherwise, 403 on a forged browser request
-    or a client's token without the API scope."""
+async def optional_principal(request: Request[Any, Any, Any], state: State) -> Principal | None:
+    """The caller if signed in, else ``None``; a present principal gets the same checks as
+    :func:`provide_principal` (403 on a forged browser request or a client's token without the
+    API scope), for routes open to anonymous callers that act for the account when there is one."""
     principal = await state.authenticator.principal(request)
     if principal is None:
-        raise DomainError(ErrorKind.UNAUTHENTICATED, "auth.required")
+        return None
     if principal.client_id is not None and API_SCOPE not in principal.scope:
         raise DomainError(ErrorKind.PERMISSION_DENIED, "auth.forbidden")
     if principal.by_cookie:
         check_csrf(request, state.allowed_origins)
+    return principal
+
+
+async def provide_principal(request: Request[Any, Any, Any], state: State) -> Principal:
+    """The signed-in caller; 401 ``auth.required`` otherwise, 403 on a forged browser request
+    or a client's token without the API scope."""
+    principal = await optional_principal(request, state)
+    if principal is None:
+        raise DomainError(ErrorKind.UNAUTHENTICATED, "auth.required")
     return principal
 
 

@@ -140,6 +140,14 @@ async def test_relying_party_code_flow_with_pkce(
         refused = await http.get("/api/v1/account", headers=site_bearer)
         assert refused.status_code == 403
         assert refused.json()["code"] == "auth.forbidden"
+        # Nor may it buy for the account on a route open to anonymous buyers.
+        order = await http.post(
+            "/api/v1/orders",
+            json={"plan_id": "plus", "term_months": 12, "devices": 3, "email": email},
+            headers={**site_bearer, "idempotency-key": secrets.token_hex(8)},
+        )
+        assert order.status_code == 403
+        assert order.json()["code"] == "auth.forbidden"
         portal = await sign_in(http, email)
         account = await http.get(
             "/api/v1/account", headers={"authorization": f"Bearer {portal['access_token']}"}

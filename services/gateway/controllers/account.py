@@ -19,6 +19,7 @@ from gateway.schemas import (
     RevokedCount,
     Session,
 )
+from gateway.timestamps import iso
 from kabinet.identity.v1 import identity_pb2
 
 _STATUS = {
@@ -27,11 +28,6 @@ _STATUS = {
     identity_pb2.ACCOUNT_STATUS_DISABLED: "disabled",
 }
 _KIND = {identity_pb2.CLIENT_KIND_BROWSER: "browser", identity_pb2.CLIENT_KIND_APP: "app"}
-
-
-def _iso(ts: object) -> str:
-    seconds = getattr(ts, "seconds", 0)
-    return ts.ToDatetime().isoformat() + "Z" if seconds else ""  # type: ignore[attr-defined]
 
 
 def _account(account: identity_pb2.Account) -> Account:
@@ -44,7 +40,7 @@ def _account(account: identity_pb2.Account) -> Account:
         country=account.country,
         has_password=account.has_password,
         roles=list(account.roles),
-        created_at=_iso(account.created_at),
+        created_at=iso(account.created_at),
     )
 
 
@@ -124,8 +120,8 @@ class AccountController(Controller):
                 kind=_KIND.get(s.kind, "unknown"),
                 user_agent=s.user_agent,
                 ip=s.ip,
-                created_at=_iso(s.created_at),
-                last_seen_at=_iso(s.last_seen_at),
+                created_at=iso(s.created_at),
+                last_seen_at=iso(s.last_seen_at),
                 current=s.current,
             )
             for s in reply.sessions

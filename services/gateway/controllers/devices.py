@@ -38,6 +38,7 @@ from gateway.oidc_pages import (
     error_page,
     signin_page,
 )
+from gateway.timestamps import iso
 from gateway.web.quick_sign_in import DEVICE_QUICK_PAGE, quick_sign_in
 from gateway.web.rendering import page_language, shown_error
 from kabinet.errors import ErrorKind
@@ -67,8 +68,8 @@ def _device(device: oidc_pb2.Device) -> DeviceInfo:
         client_id=device.client_id,
         app_name=device.app_name,
         app_version=device.app_version,
-        connected_at=device.connected_at.ToDatetime().isoformat() + "Z",
-        last_seen_at=device.last_seen_at.ToDatetime().isoformat() + "Z",
+        connected_at=iso(device.connected_at),
+        last_seen_at=iso(device.last_seen_at),
     )
 
 

@@ -10,7 +10,9 @@ line of ours records (errors log the path only) and which OpenTelemetry redacts 
 
 from __future__ import annotations
 
+import asyncio
 import html
+import io
 import logging
 import re
 from typing import Any
@@ -40,6 +42,7 @@ from gateway.downloads_schemas import (
 )
 from gateway.filesend import file_response
 from gateway.pages import html_page
+from gateway.timestamps import iso
 from kabinet.auth.tokens import InvalidToken
 from kabinet.distribution.v1 import distribution_pb2 as pb
 from kabinet.errors import DomainError, ErrorKind
@@ -69,10 +72,6 @@ def _platform(name: str | None) -> pb.Platform.ValueType:
     if name not in _PLATFORMS:
         raise DomainError(ErrorKind.INVALID_ARGUMENT, "artifact.platform_invalid")
     return _PLATFORMS[name]
-
-
-def _iso(ts: Any) -> str:
-    return ts.ToDatetime().isoformat() + "Z" if getattr(ts, "seconds", 0) else ""
 
 
 def _artifact(a: pb.Artifact) -> ArtifactOut:
@@ -105,7 +104,7 @@ def application_out(app: pb.Application, language: str) -> ApplicationOut:
                 id=r.id,
                 version=r.version,
                 channel=_CHANNELS.get(r.channel, "unknown"),
-                published_at=_iso(r.published_at),
+                published_at=iso(r.published_at),
                 artifacts=[_artifact(a) for a in r.artifacts],
             )
             for r in app.releases
@@ -143,18 +142,15 @@ def content_disposition(file_name: str) -> str:
     return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(file_name)}"
 
 
-def _qr(url: str, fmt: str) -> Response[bytes]:
+def _qr_image(url: str, fmt: str) -> bytes:
+    """Encoding a QR code (and compressing a PNG) is CPU work: callers run it in a thread."""
     code = segno.make(url, error="m")
-    import io
-
     out = io.BytesIO()
     if fmt == "png":
         code.save(out, kind="png", scale=6, border=4)
-        media = "image/png"
     else:
         code.save(out, kind="svg", scale=6, border=4, xmldecl=False)
-        media = "image/svg+xml"
-    return Response(out.getvalue(), media_type=media, headers={"Cache-Control": "no-store"})
+    return out.getvalue()
 
 
 class DownloadsController(Controller):
@@ -200,7 +196,7 @@ class DownloadsController(Controller):
             )
         )
         body = LinkOut(
-            url=reply.url, expires_at=_iso(reply.expires_at), artifact=_artifact(reply.artifact)
+            url=reply.url, expires_at=iso(reply.expires_at), artifact=_artifact(reply.artifact)
         )
         return Response(body, headers={"Cache-Control": "no-store"})
 
@@ -312,7 +308,9 @@ class DownloadsController(Controller):
                 application_id=application_id[:64], platform=_platform(platform)
             )
         )
-        return _qr(reply.url, format)
+        image = await asyncio.to_thread(_qr_image, reply.url, format)
+        media = "image/png" if format == "png" else "image/svg+xml"
+        return Response(image, media_type=media, headers={"Cache-Control": "no-store"})
 
 
 _PAGE = {

@@ -18,9 +18,10 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from gateway.auth import Principal, check_csrf
+from gateway.auth import Principal
 from gateway.clients import ServiceClients
-from gateway.controllers.subscriptions import _iso, subscription_out
+from gateway.context import optional_principal
+from gateway.controllers.subscriptions import subscription_out
 from gateway.schemas import Subscription
 from gateway.subscription_schemas import (
     AutoRenewBody,
@@ -32,6 +33,7 @@ from gateway.subscription_schemas import (
     Seat,
     WebhookResult,
 )
+from gateway.timestamps import iso
 from kabinet import webhooks
 from kabinet.errors import DomainError, ErrorKind
 from kabinet.identity.v1 import identity_pb2
@@ -87,9 +89,8 @@ class OrdersController(Controller):
         clients: NamedDependency[ServiceClients],
     ) -> Order:
         key = _idempotency_key(request)
-        principal: Principal | None = await state.authenticator.principal(request)
-        if principal is not None and principal.by_cookie:
-            check_csrf(request, state.allowed_origins)
+        # Anonymous buyers are welcome; a signed-in one is checked like every API caller.
+        principal = await optional_principal(request, state)
         reply = await clients.subscription.CreateOrder(
             pb.CreateOrderRequest(
                 idempotency_key=key,
@@ -237,7 +238,7 @@ class SubscriptionActionsController(Controller):
             )
         )
         return [
-            Device(device_id=d.device_id, name=d.name, protected_at=_iso(d.protected_at))
+            Device(device_id=d.device_id, name=d.name, protected_at=iso(d.protected_at))
             for d in reply.devices
         ]
 

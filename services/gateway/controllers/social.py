@@ -31,6 +31,7 @@ from gateway.social_schemas import (
     SocialProvider,
     SocialProviders,
 )
+from gateway.timestamps import iso
 from kabinet.auth.tokens import InvalidToken
 from kabinet.errors import DomainError, ErrorKind
 from kabinet.identity.v1 import federation_pb2, identity_pb2
@@ -85,10 +86,6 @@ def _set_back(response: Response[Any], page: str, max_age: int) -> None:
         httponly=True,
         samesite="none",  # like the binding: Apple comes back with a cross-site POST
     )
-
-
-def _iso(ts: Any) -> str:
-    return ts.ToDatetime().isoformat() + "Z" if getattr(ts, "seconds", 0) else ""
 
 
 def _param(values: Any, name: str) -> str:
@@ -268,8 +265,8 @@ class LinkedIdentitiesController(Controller):
             LinkedIdentity(
                 provider=i.provider,
                 email=i.email,
-                linked_at=_iso(i.linked_at),
-                last_used_at=_iso(i.last_used_at),
+                linked_at=iso(i.linked_at),
+                last_used_at=iso(i.last_used_at),
             )
             for i in reply.identities
         ]

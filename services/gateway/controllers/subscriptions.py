@@ -17,6 +17,7 @@ from gateway.schemas import (
     PlanPrice,
     Subscription,
 )
+from gateway.timestamps import iso
 from kabinet.subscription.v1 import subscription_pb2 as pb
 
 _TIER = {pb.TIER_STANDARD: "standard", pb.TIER_PLUS: "plus", pb.TIER_PREMIUM: "premium"}
@@ -27,11 +28,6 @@ _STATUS = {
     pb.SUBSCRIPTION_STATUS_CANCELLED: "cancelled",
     pb.SUBSCRIPTION_STATUS_REFUNDED: "refunded",
 }
-
-
-def _iso(ts: object) -> str:
-    seconds = getattr(ts, "seconds", 0)
-    return ts.ToDatetime().isoformat() + "Z" if seconds else ""  # type: ignore[attr-defined]
 
 
 def plan_out(plan: pb.Plan, language: str) -> Plan:
@@ -62,8 +58,8 @@ def subscription_out(sub: pb.Subscription, renewed: bool = False) -> Subscriptio
         devices=sub.devices,
         status=_STATUS.get(sub.status, "unknown"),
         features=list(sub.features),
-        starts_at=_iso(sub.starts_at),
-        ends_at=_iso(sub.ends_at),
+        starts_at=iso(sub.starts_at),
+        ends_at=iso(sub.ends_at),
         renewed=renewed,
         auto_renew=sub.auto_renew,
         devices_in_use=sub.devices_in_use,
@@ -75,7 +71,7 @@ def _entitlement(entitlement: pb.Entitlement) -> Entitlement:
         feature=entitlement.feature,
         subscription_id=entitlement.subscription_id,
         tier=_TIER.get(entitlement.tier, "unknown"),
-        valid_until=_iso(entitlement.valid_until),
+        valid_until=iso(entitlement.valid_until),
     )
 
 

@@ -31,6 +31,7 @@ from gateway.support_schemas import (
     TicketMessage,
     TicketSummary,
 )
+from gateway.timestamps import iso
 from kabinet.support.v1 import support_pb2 as pb
 
 # The new-ticket route takes a few attachments; the support service applies the real limits.
@@ -54,10 +55,6 @@ _DOWNLOAD_HEADERS = {
 }
 
 
-def _iso(ts: Any) -> str:
-    return ts.ToDatetime().isoformat() + "Z" if getattr(ts, "seconds", 0) else ""
-
-
 def caller(principal: Principal) -> pb.Caller:
     return pb.Caller(account_id=principal.account_id, roles=list(principal.roles))
 
@@ -72,11 +69,11 @@ def ticket_summary(t: pb.Ticket) -> TicketSummary:
         subject=t.subject,
         status=_STATUS.get(t.status, "unknown"),
         priority=_PRIORITY.get(t.priority, "unknown"),
-        sla_due_at=_iso(t.sla_due_at),
+        sla_due_at=iso(t.sla_due_at),
         assignee_id=t.assignee_id,
-        created_at=_iso(t.created_at),
-        updated_at=_iso(t.updated_at),
-        resolved_at=_iso(t.resolved_at),
+        created_at=iso(t.created_at),
+        updated_at=iso(t.updated_at),
+        resolved_at=iso(t.resolved_at),
         rating=t.rating or None,
         rating_comment=t.rating_comment,
     )
@@ -89,7 +86,7 @@ def ticket_message(m: pb.Message) -> TicketMessage:
         author_id=m.author_id,
         body=m.body,
         internal=m.internal,
-        created_at=_iso(m.created_at),
+        created_at=iso(m.created_at),
         attachments=[
             AttachmentInfo(
                 id=a.id,
@@ -108,7 +105,7 @@ def ticket_detail(reply: pb.GetTicketResponse) -> TicketDetail:
         ticket=ticket_summary(reply.ticket),
         messages=[ticket_message(m) for m in reply.messages],
         history=[
-            HistoryItem(kind=h.kind, from_value=h.from_value, to_value=h.to_value, at=_iso(h.at))
+            HistoryItem(kind=h.kind, from_value=h.from_value, to_value=h.to_value, at=iso(h.at))
             for h in reply.history
         ],
     )

@@ -3,6 +3,7 @@ the language switch."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Controller, Request, Response, get
@@ -11,6 +12,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from gateway.controllers.social import region_hint
+from gateway.web.quick_sign_in import sign_in_choices
 from gateway.web.rendering import (
     LANGUAGE_COOKIE,
     LANGUAGE_COOKIE_MAX_AGE,
@@ -91,30 +93,17 @@ class PortalController(Controller):
         if principal is None:
             return Redirect("/signin?next=/account")
         identity = state.clients.identity
-        account = (
-            await identity.GetAccount(
-                identity_pb2.GetAccountRequest(account_id=principal.account_id)
-            )
-        ).account
-        sessions = (
-            await identity.ListSessions(
+        account_id = principal.account_id
+        account_reply, sessions_reply, (linked, linkable), devices_reply = await asyncio.gather(
+            identity.GetAccount(identity_pb2.GetAccountRequest(account_id=account_id)),
+            identity.ListSessions(
                 identity_pb2.ListSessionsRequest(
-                    account_id=principal.account_id, current_session_id=principal.session_id
+                    account_id=account_id, current_session_id=principal.session_id
                 )
-            )
-        ).sessions
-        linked = (
-            await state.clients.federation.ListLinkedIdentities(
-                federation_pb2.ListLinkedIdentitiesRequest(account_id=principal.account_id)
-            )
-        ).identities
-        linked_names = {i.provider for i in linked}
-        offered = await self._providers(request, state, principal.account_id)
-        devices = (
-            await state.clients.devices.ListDevices(
-                oidc_pb2.ListDevicesRequest(account_id=principal.account_id)
-            )
-        ).devices
+            ),
+            sign_in_choices(request, state, account_id),
+            state.clients.devices.ListDevices(oidc_pb2.ListDevicesRequest(account_id=account_id)),
+        )
         return render_page(
             request,
             state,
@@ -122,20 +111,9 @@ class PortalController(Controller):
             "account",
             signed_in=True,
             error=shown_error(error, page_language(request)),
-            account=account,
-            linked=[
-                {
-                    "name": i.provider,
-                    "label": PROVIDER_LABELS.get(i.provider, i.provider),
-                    "email": i.email,
-                }
-                for i in linked
-            ],
-            linkable=[
-                {"name": p, "label": PROVIDER_LABELS[p]}
-                for p in offered
-                if p in PROVIDER_LABELS and p not in linked_names
-            ],
+            account=account_reply.account,
+            linked=linked,
+            linkable=linkable,
             devices=[
                 {
                     "id": d.id,
@@ -146,7 +124,7 @@ class PortalController(Controller):
                     "connected_at": when(d.connected_at),
                     "last_seen_at": when(d.last_seen_at),
                 }
-                for d in devices
+                for d in devices_reply.devices
             ],
             sessions=[
                 {
@@ -156,7 +134,7 @@ class PortalController(Controller):
                     "created_at": when(s.created_at),
                     "current": s.current,
                 }
-                for s in sessions
+                for s in sessions_reply.sessions
             ],
         )
 

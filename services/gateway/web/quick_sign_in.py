@@ -4,6 +4,7 @@ back to ``return_to``."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Request
@@ -17,37 +18,46 @@ from kabinet.identity.v1 import federation_pb2, identity_pb2
 DEVICE_QUICK_PAGE = "/device/quick-sign-in"
 
 
+async def sign_in_choices(
+    request: Request[Any, Any, Any], state: State, account_id: str
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The account's linked social sign-ins and the ones it may still link (offered in its
+    region, known to the pages, not linked yet); the two lists are asked for at once."""
+    federation = state.clients.federation
+    linked_reply, offered_reply = await asyncio.gather(
+        federation.ListLinkedIdentities(
+            federation_pb2.ListLinkedIdentitiesRequest(account_id=account_id)
+        ),
+        federation.ListSocialProviders(
+            federation_pb2.ListSocialProvidersRequest(
+                region_hint=region_hint(request, state), account_id=account_id
+            )
+        ),
+    )
+    linked_names = {i.provider for i in linked_reply.identities}
+    linked = [
+        {"name": i.provider, "label": PROVIDER_LABELS.get(i.provider, i.provider), "email": i.email}
+        for i in linked_reply.identities
+    ]
+    linkable = [
+        {"name": p, "label": PROVIDER_LABELS[p]}
+        for p in offered_reply.providers
+        if p in PROVIDER_LABELS and p not in linked_names
+    ]
+    return linked, linkable
+
+
 async def quick_sign_in(
     request: Request[Any, Any, Any], state: State, account_id: str, return_to: str
 ) -> dict[str, Any]:
     """The account's email, its linked sign-ins, the ones it may still link, and ``return_to``."""
-    clients = state.clients
-    account = (
-        await clients.identity.GetAccount(identity_pb2.GetAccountRequest(account_id=account_id))
-    ).account
-    linked = (
-        await clients.federation.ListLinkedIdentities(
-            federation_pb2.ListLinkedIdentitiesRequest(account_id=account_id)
-        )
-    ).identities
-    offered = (
-        await clients.federation.ListSocialProviders(
-            federation_pb2.ListSocialProvidersRequest(
-                region_hint=region_hint(request, state), account_id=account_id
-            )
-        )
-    ).providers
-    linked_names = {i.provider for i in linked}
+    account_reply, (linked, linkable) = await asyncio.gather(
+        state.clients.identity.GetAccount(identity_pb2.GetAccountRequest(account_id=account_id)),
+        sign_in_choices(request, state, account_id),
+    )
     return {
-        "email": account.email,
+        "email": account_reply.account.email,
         "return_to": return_to,
-        "linked": [
-            {"name": i.provider, "label": PROVIDER_LABELS.get(i.provider, i.provider)}
-            for i in linked
-        ],
-        "linkable": [
-            {"name": p, "label": PROVIDER_LABELS[p]}
-            for p in offered
-            if p in PROVIDER_LABELS and p not in linked_names
-        ],
+        "linked": linked,
+        "linkable": linkable,
     }
