@@ -72,7 +72,7 @@ def local_callers(services: IdentityServices) -> CallerAuthInterceptor:
 
     async def keys(fresh: bool) -> VerificationKeys:
         if fresh:
-            await services.keys.reload()
+            await services.sessions.reload_keys(services.clock())
         return services.keys.ring
 
     return policy_interceptor(
