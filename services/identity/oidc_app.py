@@ -63,7 +63,8 @@ async def housekeeping(oidc: OidcServices, interval: float) -> None:
 async def seed_clients(oidc: OidcServices, seed: str) -> None:
     """Upsert the clients of the seed file (``KABINET_IDENTITY_CLIENTS_SEED``, or the default)."""
     path = Path(seed) if seed else DEFAULT_SEED
-    await oidc.registry.seed(load_seed(path.read_text(encoding="utf-8")))
+    text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    await oidc.registry.seed(load_seed(text))
 
 
 def local_callers(services: IdentityServices) -> CallerAuthInterceptor:
@@ -72,7 +73,7 @@ def local_callers(services: IdentityServices) -> CallerAuthInterceptor:
 
     async def keys(fresh: bool) -> VerificationKeys:
         if fresh:
-            await services.keys.reload()
+            await services.sessions.reload_keys(services.clock())
         return services.keys.ring
 
     return policy_interceptor(

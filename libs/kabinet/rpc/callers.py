@@ -293,7 +293,7 @@ def caller_interceptor(
 ) -> CallerAuthInterceptor:
     """The interceptor a service passes to ``ServiceHost.serve(callers=...)``."""
     policy = CallerPolicy(operator_methods, method_scopes or {}, require_token)
-    return CallerAuthInterceptor(policy, CallerVerifier(keys, issuer=issuer, audience=audience))
+    return policy_interceptor(policy, keys, issuer=issuer, audience=audience)
 
 
 def policy_interceptor(

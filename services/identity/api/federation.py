@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from identity.api.grpc import client_from_pb, signed_in_to_pb
 from identity.domain.federation import (
@@ -21,6 +19,7 @@ from identity.domain.federation import (
 from kabinet.errors import DomainError, ErrorKind
 from kabinet.identity.v1 import federation_pb2 as pb
 from kabinet.identity.v1 import federation_pb2_grpc
+from kabinet.protobuf import timestamp
 
 SERVICE_NAME = "kabinet.identity.v1.FederationService"
 
@@ -38,14 +37,6 @@ _OUTCOME = {
     Outcome.ACCOUNT_CREATED: pb.SOCIAL_FLOW_OUTCOME_ACCOUNT_CREATED,
     Outcome.LINKED: pb.SOCIAL_FLOW_OUTCOME_LINKED,
 }
-
-
-def _timestamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 class FederationServicer(federation_pb2_grpc.FederationServiceServicer):
@@ -122,8 +113,8 @@ class FederationServicer(federation_pb2_grpc.FederationServiceServicer):
                 pb.LinkedIdentity(
                     provider=i.provider,
                     email=i.email,
-                    linked_at=_timestamp(i.linked_at),
-                    last_used_at=_timestamp(i.last_used_at),
+                    linked_at=timestamp(i.linked_at),
+                    last_used_at=None if i.last_used_at is None else timestamp(i.last_used_at),
                 )
                 for i in identities
             ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import grpc
@@ -28,6 +27,7 @@ from identity.domain.services import IdentityServices
 from kabinet.errors import DomainError, ErrorKind
 from kabinet.identity.v1 import identity_pb2 as pb
 from kabinet.identity.v1 import identity_pb2_grpc
+from kabinet.protobuf import timestamp
 
 SERVICE_NAME = "kabinet.identity.v1.IdentityService"
 
@@ -49,12 +49,6 @@ _STATUS_TO_PB = {
     AccountStatus.ACTIVE: pb.ACCOUNT_STATUS_ACTIVE,
     AccountStatus.DISABLED: pb.ACCOUNT_STATUS_DISABLED,
 }
-
-
-def _timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def _epoch(seconds: int) -> Timestamp:
@@ -79,7 +73,7 @@ def account_to_pb(account: Account) -> pb.Account:
         country=account.country,
         has_password=account.has_password,
         roles=list(account.roles),
-        created_at=_timestamp(account.created_at),
+        created_at=timestamp(account.created_at),
     )
 
 
@@ -89,8 +83,8 @@ def session_to_pb(session: Session, current: str) -> pb.Session:
         kind=_KIND_TO_PB[session.kind],
         user_agent=session.user_agent,
         ip=session.ip,
-        created_at=_timestamp(session.created_at),
-        last_seen_at=_timestamp(session.last_seen_at),
+        created_at=timestamp(session.created_at),
+        last_seen_at=timestamp(session.last_seen_at),
         current=str(session.id) == current,
     )
 

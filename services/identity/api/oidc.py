@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from identity.api.grpc import client_from_pb
 from identity.domain.devices import Device, DeviceFlow
@@ -24,6 +22,7 @@ from identity.domain.oidc import (
 )
 from kabinet.identity.v1 import oidc_pb2 as pb
 from kabinet.identity.v1 import oidc_pb2_grpc
+from kabinet.protobuf import timestamp
 
 REGISTRY_SERVICE = "kabinet.identity.v1.ClientRegistryService"
 OIDC_SERVICE = "kabinet.identity.v1.OidcService"
@@ -53,12 +52,6 @@ class OidcServices:
     registry: ClientRegistry
     provider: OpenIdProvider
     devices: DeviceFlow
-
-
-def _timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def client_to_pb(client: OAuthClient) -> pb.OAuthClient:
@@ -120,8 +113,8 @@ def device_to_pb(device: Device) -> pb.Device:
         client_id=device.client_id,
         app_name=device.app_name,
         app_version=device.app_version,
-        connected_at=_timestamp(device.connected_at),
-        last_seen_at=_timestamp(device.last_seen_at),
+        connected_at=timestamp(device.connected_at),
+        last_seen_at=timestamp(device.last_seen_at),
     )
 
 

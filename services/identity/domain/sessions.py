@@ -307,13 +307,16 @@ class SessionService:
                 self._keys.ring, token, issuer=self.issuer, audience=self.audience, now=now
             )
         except InvalidToken as refused:
-            if refused.reason is not Reason.KID_UNKNOWN or not await self._reload_keys(now):
+            if refused.reason is not Reason.KID_UNKNOWN or not await self.reload_keys(now):
                 raise
         return verify_access_token(
             self._keys.ring, token, issuer=self.issuer, audience=self.audience, now=now
         )
 
-    async def _reload_keys(self, now: datetime) -> bool:
+    async def reload_keys(self, now: datetime) -> bool:
+        """Re-read the signing keys for a token that names a kid this replica does not know;
+        at most once per ``KEY_RELOAD_MIN_INTERVAL`` (False: too soon, nothing was read), so
+        tokens with made-up kids cannot turn every call into a database read."""
         if self._last_key_reload is not None and now - self._last_key_reload < (
             KEY_RELOAD_MIN_INTERVAL
         ):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from identity.domain.events import (
     AccountActivated,
@@ -21,6 +18,7 @@ from identity.domain.events import (
     SessionRevoked,
 )
 from kabinet.identity.v1 import events_pb2
+from kabinet.protobuf import timestamp
 
 ACCOUNT_REGISTERED = "identity.account.registered"
 ACCOUNT_ACTIVATED = "identity.account.activated"
@@ -47,15 +45,9 @@ SUBJECTS = (
 )
 
 
-def _timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
-
-
 def to_message(event: Event) -> tuple[str, Message]:
     """The subject and protobuf message of a domain event."""
-    at = _timestamp(event.occurred_at)
+    at = timestamp(event.occurred_at)
     match event:
         case AccountRegistered():
             return ACCOUNT_REGISTERED, events_pb2.AccountRegistered(

@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import asyncpg
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from identity.domain.services import IdentityServices
 from kabinet.events import Handler, ReceivedEvent
 from kabinet.events.outbox import publish_event
 from kabinet.identity.v1 import purchase_events_pb2
+from kabinet.protobuf import timestamp
 from kabinet.subscription.v1 import events_pb2 as subscription_events
 
 ORDER_COMPLETED = "subscription.order.completed"
@@ -33,13 +33,13 @@ def order_completed_handler(services: IdentityServices) -> Handler:
         )
         if ensured.created:
             return  # reported by the use case, in its own transaction
-        at = Timestamp()
-        at.FromDatetime(datetime.now(UTC))
         await publish_event(
             conn,
             ACCOUNT_FOUND_FOR_PURCHASE,
             purchase_events_pb2.AccountFoundForPurchase(
-                account_id=str(ensured.account_id), order_id=order.order_id, occurred_at=at
+                account_id=str(ensured.account_id),
+                order_id=order.order_id,
+                occurred_at=timestamp(datetime.now(UTC)),
             ),
         )
 

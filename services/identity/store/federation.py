@@ -4,15 +4,13 @@ in the same transactions as accounts, sessions and the outbox."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import cast
 
 import asyncpg
 
 from identity.domain.federation import Flow, LinkedIdentity, Purpose
 from identity.store.postgres import PostgresTransaction, _deleted
+from kabinet.db import UnitsOfWork
 from kabinet.mail.templates import TemplateSet
 
 
@@ -123,19 +121,8 @@ class FederationTransaction(PostgresTransaction):
         return _deleted(status)
 
 
-class FederationStore:
+class FederationStore(UnitsOfWork[FederationTransaction]):
     """Units of work whose transactions also reach the federation tables."""
 
     def __init__(self, pool: asyncpg.Pool, templates: TemplateSet) -> None:
-        self._pool = pool
-        self._templates = templates
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[FederationTransaction]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield FederationTransaction(cast(asyncpg.Connection, conn), self._templates)
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[FederationTransaction]:
-        async with self._pool.acquire() as conn:
-            yield FederationTransaction(cast(asyncpg.Connection, conn), self._templates)
+        super().__init__(pool, lambda conn: FederationTransaction(conn, templates))

@@ -8,8 +8,7 @@ device in one commit.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import cast
@@ -19,6 +18,7 @@ import asyncpg
 from identity.domain.devices import Device, DeviceGrant, DeviceGrantStatus
 from identity.domain.oidc import AuthorizationCode, OAuthClient
 from identity.store.postgres import PostgresTransaction, _advisory_key
+from kabinet.db import UnitsOfWork
 from kabinet.mail.templates import TemplateSet
 
 CLIENTS_LOCK = _advisory_key("identity:oauth_clients")
@@ -397,19 +397,8 @@ class OidcPostgresTransaction(PostgresTransaction):
         return cast(uuid.UUID | None, session_id)
 
 
-class OidcPostgresStore:
+class OidcPostgresStore(UnitsOfWork[OidcPostgresTransaction]):
     """Units of work with ``OidcPostgresTransaction`` on identity's pool."""
 
     def __init__(self, pool: asyncpg.Pool, templates: TemplateSet) -> None:
-        self._pool = pool
-        self._templates = templates
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[OidcPostgresTransaction]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield OidcPostgresTransaction(cast(asyncpg.Connection, conn), self._templates)
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[OidcPostgresTransaction]:
-        async with self._pool.acquire() as conn:
-            yield OidcPostgresTransaction(cast(asyncpg.Connection, conn), self._templates)
+        super().__init__(pool, lambda conn: OidcPostgresTransaction(conn, templates))

@@ -7,11 +7,11 @@ import uuid
 from datetime import datetime
 
 import asyncpg
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from identity.domain.roles import RoleChange
 from kabinet.events.outbox import publish_event
 from kabinet.identity.v1 import events_pb2
+from kabinet.protobuf import timestamp
 
 ROLES_CHANGED = "identity.account.roles_changed"
 
@@ -49,13 +49,13 @@ class PostgresRoleStore:
             roles = tuple(row["roles"])
             changed = sorted(roles) != sorted(row["before"])
             if changed:
-                at = Timestamp()
-                at.FromDatetime(now)
                 await publish_event(
                     conn,
                     ROLES_CHANGED,
                     events_pb2.AccountRolesChanged(
-                        account_id=str(row["id"]), roles=list(roles), occurred_at=at
+                        account_id=str(row["id"]),
+                        roles=list(roles),
+                        occurred_at=timestamp(now),
                     ),
                 )
             return RoleChange(row["id"], roles, changed)
