@@ -401,16 +401,12 @@ async def attach_in(
     """Create the paid order's subscription on ``account``: code, receipt, events."""
     plan = await tx.plan(order.plan_id)
     assert plan is not None, "orders refer to plans, which are never deleted"
-    subscription = Subscription(
-        id=uuid.uuid4(),
-        account_id=account,
-        plan_id=plan.id,
-        tier=plan.tier,
-        devices=order.devices,
-        features=plan.features,
-        starts_at=now,
-        ends_at=add_months(now, order.term_months),
-        created_at=now,
+    subscription = Subscription.start(
+        account,
+        plan,
+        order.devices,
+        order.term_months,
+        now,
         payment_method=order.payment_method,
         order_id=order.id,
     )
