@@ -92,6 +92,9 @@ class LocalDirectoryStore:
                 tmp.unlink()
 
     async def stat(self, key: str) -> StoredObject | None:
+        return await asyncio.to_thread(self._stat, key)
+
+    def _stat(self, key: str) -> StoredObject | None:
         data_path, meta_path = self._paths(key)
         try:
             meta = json.loads(meta_path.read_text())
@@ -108,11 +111,11 @@ class LocalDirectoryStore:
     ) -> AsyncIterator[bytes]:
         data_path, _ = self._paths(key)
         try:
-            handle = data_path.open("rb")
+            handle = await asyncio.to_thread(data_path.open, "rb")
         except FileNotFoundError:
             raise ObjectNotFound(key) from None
         with handle:
-            handle.seek(start)
+            await asyncio.to_thread(handle.seek, start)
             remaining = None if end is None else max(0, end - start)
             while remaining is None or remaining > 0:
                 size = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
@@ -124,6 +127,9 @@ class LocalDirectoryStore:
                 yield chunk
 
     async def delete(self, key: str) -> bool:
+        return await asyncio.to_thread(self._delete, key)
+
+    def _delete(self, key: str) -> bool:
         data_path, meta_path = self._paths(key)
         existed = data_path.is_file()
         for path in (meta_path, data_path):
