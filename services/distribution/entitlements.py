@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import UTC as _UTC
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC
 
 import grpc
 
@@ -25,6 +25,18 @@ _MAX_ENTRIES = 100_000
 PLANS_TTL = 300.0
 
 Snapshot = Callable[[uuid.UUID], Awaitable[Rights | None]]
+
+
+def rights_from_pb(entitlements: Iterable[pb.Entitlement]) -> Rights:
+    """Subscription's entitlements (as its API and its events carry them) as distribution's
+    rights; an entitlement of a tier unknown here is left out."""
+    return Rights(
+        tuple(
+            Entitlement(e.feature, _TIERS[e.tier], e.valid_until.ToDatetime(tzinfo=UTC))
+            for e in entitlements
+            if e.tier in _TIERS
+        )
+    )
 
 
 class SubscriptionRights:
@@ -61,13 +73,7 @@ class SubscriptionRights:
             if fallback is None:
                 raise
             return fallback
-        rights = Rights(
-            tuple(
-                Entitlement(e.feature, _TIERS[e.tier], e.valid_until.ToDatetime(tzinfo=_UTC))
-                for e in reply.entitlements
-                if e.tier in _TIERS
-            )
-        )
+        rights = rights_from_pb(reply.entitlements)
         if len(self._cache) >= _MAX_ENTRIES:
             self._cache.clear()
         self._cache[account_id] = (now + self._ttl, rights)

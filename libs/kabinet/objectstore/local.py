@@ -15,6 +15,7 @@ import os
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
 from kabinet.objectstore.base import (
     ChecksumMismatch,
@@ -52,34 +53,48 @@ class LocalDirectoryStore:
         tmp = self._root / "tmp" / uuid.uuid4().hex
         digest = hashlib.sha256()
         size = 0
+
+        def write(out: BinaryIO, chunk: bytes) -> None:
+            # Hashing a large chunk takes as long as writing it: both off the event loop.
+            digest.update(chunk)
+            out.write(chunk)
+
+        def finish(out: BinaryIO) -> None:
+            out.flush()
+            os.fsync(out.fileno())
+
+        def commit(stored: StoredObject) -> None:
+            data_path.parent.mkdir(parents=True, exist_ok=True)
+            meta_path.parent.mkdir(parents=True, exist_ok=True)
+            meta_tmp = tmp.with_suffix(".json")
+            meta_tmp.write_text(
+                json.dumps({"size": size, "sha256": stored.sha256, "content_type": content_type})
+            )
+            os.replace(tmp, data_path)
+            os.replace(meta_tmp, meta_path)
+
         try:
             with tmp.open("wb") as out:
                 async for chunk in chunks:
                     size += len(chunk)
                     if max_bytes is not None and size > max_bytes:
                         raise ObjectTooLarge(max_bytes)
-                    digest.update(chunk)
-                    await asyncio.to_thread(out.write, chunk)
-                await asyncio.to_thread(out.flush)
-                await asyncio.to_thread(os.fsync, out.fileno())
+                    await asyncio.to_thread(write, out, chunk)
+                await asyncio.to_thread(finish, out)
             actual = digest.hexdigest()
             if expected_sha256 is not None and actual != expected_sha256.lower():
                 raise ChecksumMismatch(expected_sha256.lower(), actual)
             stored = StoredObject(key=key, size=size, sha256=actual, content_type=content_type)
-            data_path.parent.mkdir(parents=True, exist_ok=True)
-            meta_path.parent.mkdir(parents=True, exist_ok=True)
-            meta_tmp = tmp.with_suffix(".json")
-            meta_tmp.write_text(
-                json.dumps({"size": size, "sha256": actual, "content_type": content_type})
-            )
-            os.replace(tmp, data_path)
-            os.replace(meta_tmp, meta_path)
+            await asyncio.to_thread(commit, stored)
             return stored
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
 
     async def stat(self, key: str) -> StoredObject | None:
+        return await asyncio.to_thread(self._stat, key)
+
+    def _stat(self, key: str) -> StoredObject | None:
         data_path, meta_path = self._paths(key)
         try:
             meta = json.loads(meta_path.read_text())
@@ -96,11 +111,11 @@ class LocalDirectoryStore:
     ) -> AsyncIterator[bytes]:
         data_path, _ = self._paths(key)
         try:
-            handle = data_path.open("rb")
+            handle = await asyncio.to_thread(data_path.open, "rb")
         except FileNotFoundError:
             raise ObjectNotFound(key) from None
         with handle:
-            handle.seek(start)
+            await asyncio.to_thread(handle.seek, start)
             remaining = None if end is None else max(0, end - start)
             while remaining is None or remaining > 0:
                 size = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
@@ -112,6 +127,9 @@ class LocalDirectoryStore:
                 yield chunk
 
     async def delete(self, key: str) -> bool:
+        return await asyncio.to_thread(self._delete, key)
+
+    def _delete(self, key: str) -> bool:
         data_path, meta_path = self._paths(key)
         existed = data_path.is_file()
         for path in (meta_path, data_path):

@@ -14,21 +14,15 @@ from datetime import UTC
 
 import asyncpg
 
-from distribution.domain.model import Entitlement, Rights, SnapshotUpdate, Tier
+from distribution.domain.model import SnapshotUpdate
 from distribution.domain.services import DistributionServices
+from distribution.entitlements import rights_from_pb
 from distribution.store.postgres import PostgresTransaction
 from kabinet.events.received import ReceivedEvent
 from kabinet.mail.templates import TemplateSet
 from kabinet.subscription.v1 import events_pb2
-from kabinet.subscription.v1 import subscription_pb2 as sub_pb
 
 ENTITLEMENTS_CHANGED = "subscription.entitlements.changed"
-
-_TIERS = {
-    sub_pb.TIER_STANDARD: Tier.STANDARD,
-    sub_pb.TIER_PLUS: Tier.PLUS,
-    sub_pb.TIER_PREMIUM: Tier.PREMIUM,
-}
 
 
 def snapshot_from(message: events_pb2.EntitlementsChanged) -> SnapshotUpdate:
@@ -36,13 +30,7 @@ def snapshot_from(message: events_pb2.EntitlementsChanged) -> SnapshotUpdate:
     return SnapshotUpdate(
         account_id=uuid.UUID(message.account_id),
         as_of=message.occurred_at.ToDatetime(tzinfo=UTC),
-        rights=Rights(
-            tuple(
-                Entitlement(e.feature, _TIERS[e.tier], e.valid_until.ToDatetime(tzinfo=UTC))
-                for e in message.entitlements
-                if e.tier in _TIERS
-            )
-        ),
+        rights=rights_from_pb(message.entitlements),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import grpc
 
+from kabinet.protobuf import timestamp
 from kabinet.subscription.v1 import subscription_pb2 as pb
 from kabinet.subscription.v1 import subscription_pb2_grpc
 from subscription.domain.lifecycle import LifecycleServices
@@ -20,7 +21,7 @@ from subscription.domain.orders import OrderServices
 from subscription.domain.refunds import RefundServices
 from subscription.domain.seats import SeatServices
 from subscription.domain.services import SubscriptionServices
-from subscription.events.outgoing import TIER_TO_PB, entitlement_to_pb, timestamp
+from subscription.events.outgoing import TIER_TO_PB, entitlement_to_pb
 
 SERVICE_NAME = "kabinet.subscription.v1.SubscriptionService"
 ADMIN_SERVICE_NAME = "kabinet.subscription.v1.SubscriptionAdminService"

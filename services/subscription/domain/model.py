@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 
+from subscription.domain.dates import add_months
+
 
 class Tier(IntEnum):
     """Plan tiers, cheapest first (the order decides the ``required_tier`` of a feature)."""
@@ -106,6 +108,33 @@ class Subscription:
     def in_grace(self, now: datetime, grace: timedelta) -> bool:
         return (
             self.status is SubscriptionStatus.ACTIVE and self.ends_at <= now < self.ends_at + grace
+        )
+
+    @classmethod
+    def start(
+        cls,
+        account_id: uuid.UUID,
+        plan: Plan,
+        devices: int,
+        term_months: int,
+        now: datetime,
+        *,
+        payment_method: str | None = None,
+        order_id: uuid.UUID | None = None,
+    ) -> Subscription:
+        """A new active subscription on ``plan`` from ``now`` for ``term_months``."""
+        return cls(
+            id=uuid.uuid4(),
+            account_id=account_id,
+            plan_id=plan.id,
+            tier=plan.tier,
+            devices=devices,
+            features=plan.features,
+            starts_at=now,
+            ends_at=add_months(now, term_months),
+            created_at=now,
+            payment_method=payment_method,
+            order_id=order_id,
         )
 
 

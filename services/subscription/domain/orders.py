@@ -36,6 +36,7 @@ from subscription.domain.model import (
     Order,
     OrderKind,
     OrderStatus,
+    Plan,
     Subscription,
     SubscriptionStatus,
 )
@@ -152,27 +153,16 @@ class OrderServices:
             return await self._again(existing, digest)
         if plan is None or not plan.on_sale:
             raise errors.plan_not_found(plan_id)
-        option = plan.option(devices, term_months)
-        if option is None:
-            raise errors.plan_option_not_found(devices, term_months)
-        price = next((p for p in option.prices if p.region == region), None)
-        if price is None or not _REGION.match(region):
-            raise errors.order_not_sold_in_region(region)
-        order = Order(
-            id=uuid.uuid4(),
-            idempotency_key=key,
-            request_hash=digest,
-            kind=OrderKind.PURCHASE,
-            plan_id=plan.id,
-            devices=devices,
-            term_months=term_months,
-            buyer_email=email,
-            region=region,
-            language=pick_language(language),
-            currency=price.currency,
-            amount_minor=price.amount_minor,
-            status=OrderStatus.PENDING,
-            created_at=self._clock(),
+        order = self._priced_order(
+            OrderKind.PURCHASE,
+            key,
+            digest,
+            plan,
+            devices,
+            term_months,
+            email,
+            region,
+            language,
             account_id=account,
         )
         return await self._store_and_pay(order)
@@ -216,31 +206,61 @@ class OrderServices:
             raise errors.subscription_not_found()
         if subscription.status in (SubscriptionStatus.CANCELLED, SubscriptionStatus.REFUNDED):
             raise errors.subscription_not_active()
-        option = plan.option(subscription.devices, term_months)
+        order = self._priced_order(
+            OrderKind.RENEWAL,
+            key,
+            digest,
+            plan,
+            subscription.devices,
+            term_months,
+            buyer_email,
+            region,
+            language,
+            account_id=account,
+            subscription_id=subscription.id,
+        )
+        return await self._store_and_pay(order)
+
+    def _priced_order(
+        self,
+        kind: OrderKind,
+        key: str,
+        digest: bytes,
+        plan: Plan,
+        devices: int,
+        term_months: int,
+        email: str,
+        region: str,
+        language: str,
+        *,
+        account_id: uuid.UUID | None,
+        subscription_id: uuid.UUID | None = None,
+    ) -> Order:
+        """A pending order at the catalog's price of the plan option in ``region``."""
+        option = plan.option(devices, term_months)
         if option is None:
-            raise errors.plan_option_not_found(subscription.devices, term_months)
+            raise errors.plan_option_not_found(devices, term_months)
         price = next((p for p in option.prices if p.region == region), None)
-        if price is None:
+        if price is None or not _REGION.match(region):
             raise errors.order_not_sold_in_region(region)
-        order = Order(
+        return Order(
             id=uuid.uuid4(),
             idempotency_key=key,
             request_hash=digest,
-            kind=OrderKind.RENEWAL,
+            kind=kind,
             plan_id=plan.id,
-            devices=subscription.devices,
+            devices=devices,
             term_months=term_months,
-            buyer_email=buyer_email,
+            buyer_email=email,
             region=region,
             language=pick_language(language),
             currency=price.currency,
             amount_minor=price.amount_minor,
             status=OrderStatus.PENDING,
             created_at=self._clock(),
-            account_id=account,
-            subscription_id=subscription.id,
+            account_id=account_id,
+            subscription_id=subscription_id,
         )
-        return await self._store_and_pay(order)
 
     async def _again(self, existing: Order, digest: bytes) -> Order:
         if existing.request_hash != digest:
@@ -401,16 +421,12 @@ async def attach_in(
     """Create the paid order's subscription on ``account``: code, receipt, events."""
     plan = await tx.plan(order.plan_id)
     assert plan is not None, "orders refer to plans, which are never deleted"
-    subscription = Subscription(
-        id=uuid.uuid4(),
-        account_id=account,
-        plan_id=plan.id,
-        tier=plan.tier,
-        devices=order.devices,
-        features=plan.features,
-        starts_at=now,
-        ends_at=add_months(now, order.term_months),
-        created_at=now,
+    subscription = Subscription.start(
+        account,
+        plan,
+        order.devices,
+        order.term_months,
+        now,
         payment_method=order.payment_method,
         order_id=order.id,
     )

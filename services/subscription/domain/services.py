@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from kabinet.errors import DomainError
 from subscription.config import RedeemSettings
 from subscription.domain import codes, errors, throttling
-from subscription.domain.dates import add_months, renewed_end
+from subscription.domain.dates import renewed_end
 from subscription.domain.events import (
     SubscriptionActivated,
     SubscriptionRenewed,
@@ -218,16 +218,8 @@ class SubscriptionServices:
         assert plan is not None, "codes refer to plans, which are never deleted"
         current = await tx.renewable_subscription(account, plan.id, issued.devices)
         if current is None:
-            subscription = Subscription(
-                id=uuid.uuid4(),
-                account_id=account,
-                plan_id=plan.id,
-                tier=plan.tier,
-                devices=issued.devices,
-                features=plan.features,
-                starts_at=now,
-                ends_at=add_months(now, issued.term_months),
-                created_at=now,
+            subscription = Subscription.start(
+                account, plan, issued.devices, issued.term_months, now
             )
             await tx.insert_subscription(subscription)
             await tx.publish(SubscriptionActivated(subscription, code.prefix, now))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
+from kabinet.protobuf import timestamp
 from kabinet.subscription.v1 import events_pb2
 from kabinet.subscription.v1 import subscription_pb2 as pb
 from subscription.domain.events import (
@@ -48,12 +46,6 @@ TIER_TO_PB = {
     Tier.PLUS: pb.TIER_PLUS,
     Tier.PREMIUM: pb.TIER_PREMIUM,
 }
-
-
-def timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def entitlement_to_pb(entitlement: Entitlement) -> pb.Entitlement:

@@ -13,7 +13,16 @@ from datetime import datetime
 import asyncpg
 
 from kabinet.mail.outbox import enqueue_mail
-from subscription.domain.model import Order, OrderKind, OrderStatus, Refund, Seat, Subscription
+from subscription.domain.model import (
+    Order,
+    OrderKind,
+    OrderStatus,
+    Refund,
+    Seat,
+    Subscription,
+    SubscriptionStatus,
+    Tier,
+)
 from subscription.domain.reminders import MailOutcome, PendingReminder
 from subscription.mail import subscription_templates
 
@@ -34,6 +43,24 @@ SUBSCRIPTION_COLUMNS = (
     "id, account_id, plan_id, tier, devices, features, starts_at, ends_at, created_at, status,"
     " auto_renew, payment_method, order_id"
 )
+
+
+def subscription_from_row(row: asyncpg.Record) -> Subscription:
+    return Subscription(
+        id=row["id"],
+        account_id=row["account_id"],
+        plan_id=row["plan_id"],
+        tier=Tier.from_key(row["tier"]),
+        devices=row["devices"],
+        features=tuple(row["features"]),
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        created_at=row["created_at"],
+        status=SubscriptionStatus(row["status"]),
+        auto_renew=row["auto_renew"],
+        payment_method=row["payment_method"],
+        order_id=row["order_id"],
+    )
 
 
 def _order(row: asyncpg.Record) -> Order:
@@ -74,9 +101,6 @@ class OrderQueries:
     """The ``Orders``, ``Seats``, ``Schedule`` and ``Mail`` ports."""
 
     _conn: asyncpg.Connection
-
-    def _subscription(self, row: asyncpg.Record) -> Subscription:
-        raise NotImplementedError
 
     # orders
 
@@ -271,7 +295,7 @@ class OrderQueries:
             end,
             limit,
         )
-        return [self._subscription(r) for r in rows]
+        return [subscription_from_row(r) for r in rows]
 
     async def record_reminder(
         self, subscription_id: uuid.UUID, ends_at: datetime, days_before: int, now: datetime

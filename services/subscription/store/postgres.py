@@ -26,11 +26,10 @@ from subscription.domain.model import (
     Price,
     RedeemThrottle,
     Subscription,
-    SubscriptionStatus,
     Tier,
 )
 from subscription.events.outgoing import to_message
-from subscription.store.orders import SUBSCRIPTION_COLUMNS, OrderQueries
+from subscription.store.orders import SUBSCRIPTION_COLUMNS, OrderQueries, subscription_from_row
 
 # Replicas starting together load the seed one after the other.
 SEED_LOCK = int.from_bytes(hashlib.sha256(b"subscription:seed").digest()[:8], "big", signed=True)
@@ -84,24 +83,6 @@ async def check_many(
     return answers
 
 
-def _subscription(row: asyncpg.Record) -> Subscription:
-    return Subscription(
-        id=row["id"],
-        account_id=row["account_id"],
-        plan_id=row["plan_id"],
-        tier=Tier.from_key(row["tier"]),
-        devices=row["devices"],
-        features=tuple(row["features"]),
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
-        created_at=row["created_at"],
-        status=SubscriptionStatus(row["status"]),
-        auto_renew=row["auto_renew"],
-        payment_method=row["payment_method"],
-        order_id=row["order_id"],
-    )
-
-
 def _code(row: asyncpg.Record) -> IssuedCode:
     return IssuedCode(
         digest=bytes(row["code_hash"]),
@@ -153,9 +134,6 @@ class PostgresTransaction(OrderQueries):
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
-
-    def _subscription(self, row: asyncpg.Record) -> Subscription:
-        return _subscription(row)
 
     # plans
 
@@ -326,17 +304,17 @@ class PostgresTransaction(OrderQueries):
 
     async def subscriptions_of(self, account_id: uuid.UUID) -> list[Subscription]:
         rows = await self._conn.fetch(_SUBSCRIPTIONS_OF, account_id)
-        return [_subscription(r) for r in rows]
+        return [subscription_from_row(r) for r in rows]
 
     async def subscription(self, subscription_id: uuid.UUID) -> Subscription | None:
         row = await self._conn.fetchrow(_SUBSCRIPTION_BY_ID, subscription_id)
-        return None if row is None else _subscription(row)
+        return None if row is None else subscription_from_row(row)
 
     async def renewable_subscription(
         self, account_id: uuid.UUID, plan_id: str, devices: int
     ) -> Subscription | None:
         row = await self._conn.fetchrow(_RENEWABLE, account_id, plan_id, devices)
-        return None if row is None else _subscription(row)
+        return None if row is None else subscription_from_row(row)
 
     async def insert_subscription(self, subscription: Subscription) -> None:
         s = subscription
@@ -376,7 +354,7 @@ class PostgresTransaction(OrderQueries):
 
     async def subscription_for_update(self, subscription_id: uuid.UUID) -> Subscription | None:
         row = await self._conn.fetchrow(_SUBSCRIPTION_BY_ID + " FOR UPDATE", subscription_id)
-        return None if row is None else _subscription(row)
+        return None if row is None else subscription_from_row(row)
 
     # entitlements
 

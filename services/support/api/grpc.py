@@ -11,12 +11,13 @@ from typing import Any
 
 import grpc
 
+from kabinet.protobuf import timestamp
 from kabinet.support.v1 import support_pb2 as pb
 from kabinet.support.v1 import support_pb2_grpc
 from support.domain import errors
 from support.domain.model import Attachment, Caller, HistoryEntry, Message, Ticket, Upload
 from support.domain.services import SupportServices, parse_caller
-from support.events.outgoing import PRIORITY_TO_PB, STATUS_FROM_PB, STATUS_TO_PB, timestamp
+from support.events.outgoing import PRIORITY_TO_PB, STATUS_FROM_PB, STATUS_TO_PB
 
 SERVICE_NAME = "kabinet.support.v1.SupportService"
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
+from kabinet.protobuf import timestamp
 from kabinet.support.v1 import events_pb2
 from kabinet.support.v1 import support_pb2 as pb
 from support.domain.events import Event, MessageAdded, StatusChanged, TicketCreated
@@ -27,12 +25,6 @@ STATUS_TO_PB = {
 }
 STATUS_FROM_PB = {v: k for k, v in STATUS_TO_PB.items()}
 PRIORITY_TO_PB = {Priority.NORMAL: pb.PRIORITY_NORMAL, Priority.HIGH: pb.PRIORITY_HIGH}
-
-
-def timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def to_message(event: Event) -> tuple[str, Message]:
