@@ -40,11 +40,11 @@ async def activated_account(
 
 
 async def signed_in(
-    cluster: Cluster, http: httpx.AsyncClient, prefix: str = "user"
+    cluster: Cluster, http: httpx.AsyncClient, prefix: str = "user", language: str = "en"
 ) -> tuple[str, dict[str, str]]:
-    """A new active account: its email and the bearer header."""
+    """A new active account (in ``language``): its email and the bearer header."""
     email = f"{prefix}-{uuid.uuid4().hex[:8]}@example.com"
-    access = await activated_account(http, cluster.mailbox, email, PASSWORD)
+    access = await activated_account(http, cluster.mailbox, email, PASSWORD, language)
     return email, {"authorization": f"Bearer {access}"}
 
 
