@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,12 +22,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from bench.common import UNLIMITED_EDGE, Row, latency_row, pinned_process, server_and_load_cpus
+from bench.common import Row, embedded_stack, latency_row, pinned_process, server_and_load_cpus
 from kabinet.devstack.mailbox import Mailbox
-from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import free_port, wait_for_port
-from kabinet.devstack.postgres import EmbeddedPostgres
-from kabinet.devstack.smtp import SmtpSink
 
 CONNECTIONS = 32
 SECONDS = 8.0
@@ -81,61 +77,41 @@ async def _sign_in(base: str, mailbox: Mailbox) -> str:
 def run() -> list[Row]:
     """Measure and return the table rows."""
     gateway_cpus, load_cpus = server_and_load_cpus()
-    with tempfile.TemporaryDirectory(prefix="kabinet-bench-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="kabinet-bench-") as scratch,
+        embedded_stack(Path(scratch)) as stack,
+    ):
         root = Path(scratch)
-        postgres = EmbeddedPostgres(root / "pg", free_port(), log=subprocess.DEVNULL)
-        nats = EmbeddedNats(root / "nats", free_port(), free_port(), log=subprocess.DEVNULL)
-        sink = SmtpSink(root / "mail", "127.0.0.1", free_port())
-        postgres.start()
-        try:
-            nats.start()
-            sink.start()
-            postgres.create_database("kabinet")
-            gateway_port, identity_port = free_port(), free_port()
-            env = {
-                **os.environ,
-                "KABINET_DATABASE_URL": postgres.database_url("kabinet"),
-                "KABINET_NATS_URL": nats.url,
-                "KABINET_SMTP_URL": sink.url,
-                "KABINET_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
-                "KABINET_GATEWAY_PORT": str(gateway_port),
-                "KABINET_IDENTITY_ADDR": f"127.0.0.1:{identity_port}",
-                "KABINET_LOG_LEVEL": "WARNING",
-                "KABINET_TELEMETRY": "none",
-                **UNLIMITED_EDGE,
-            }
-            with (
-                pinned_process([sys.executable, "-m", "identity"], env, load_cpus),
-                pinned_process([sys.executable, "-m", "gateway"], env, gateway_cpus),
-            ):
-                wait_for_port("127.0.0.1", identity_port, 60)
-                wait_for_port("127.0.0.1", gateway_port, 60)
-                base = f"http://127.0.0.1:{gateway_port}"
-                token = asyncio.run(_sign_in(base, Mailbox(root / "mail")))
-                os.sched_setaffinity(0, load_cpus)
-                checked = (
-                    "GET /api/v1/auth/session HTTP/1.1\r\nHost: bench\r\n"
-                    f"Authorization: Bearer {token}\r\n\r\n"
-                ).encode()
-                bare = b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n"
-                asyncio.run(_load(gateway_port, checked, 1.0))  # warm up
-                rows = []
-                for name, request in (("token-checked", checked), ("no token (/healthz)", bare)):
-                    latencies, elapsed, errors = asyncio.run(_load(gateway_port, request, SECONDS))
-                    rows.append(
-                        latency_row(
-                            f"gateway {name}, 1 core, {CONNECTIONS} connections",
-                            latencies,
-                            elapsed,
-                            errors=errors,
-                        )
+        gateway_port, identity_port = stack.gateway_port, free_port()
+        env = {**stack.env, "KABINET_IDENTITY_ADDR": f"127.0.0.1:{identity_port}"}
+        with (
+            pinned_process([sys.executable, "-m", "identity"], env, load_cpus),
+            pinned_process([sys.executable, "-m", "gateway"], env, gateway_cpus),
+        ):
+            wait_for_port("127.0.0.1", identity_port, 60)
+            wait_for_port("127.0.0.1", gateway_port, 60)
+            base = f"http://127.0.0.1:{gateway_port}"
+            token = asyncio.run(_sign_in(base, Mailbox(root / "mail")))
+            os.sched_setaffinity(0, load_cpus)
+            checked = (
+                "GET /api/v1/auth/session HTTP/1.1\r\nHost: bench\r\n"
+                f"Authorization: Bearer {token}\r\n\r\n"
+            ).encode()
+            bare = b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n"
+            asyncio.run(_load(gateway_port, checked, 1.0))  # warm up
+            rows = []
+            for name, request in (("token-checked", checked), ("no token (/healthz)", bare)):
+                latencies, elapsed, errors = asyncio.run(_load(gateway_port, request, SECONDS))
+                rows.append(
+                    latency_row(
+                        f"gateway {name}, 1 core, {CONNECTIONS} connections",
+                        latencies,
+                        elapsed,
+                        errors=errors,
                     )
-                rows[0]["vs_no_token"] = f"{100 * rows[0]['per_s'] / rows[1]['per_s']:.0f}%"
-                return rows
-        finally:
-            sink.stop()
-            nats.stop()
-            postgres.stop()
+                )
+            rows[0]["vs_no_token"] = f"{100 * rows[0]['per_s'] / rows[1]['per_s']:.0f}%"
+            return rows
 
 
 if __name__ == "__main__":
