@@ -19,31 +19,13 @@ from kabinet.db import create_pool
 from kabinet.events import headers
 from kabinet.identity.v1 import events_pb2 as identity_events
 from kabinet.subscription.v1 import events_pb2
-from kabinet.testing.accounts import signed_in
+from kabinet.testing.accounts import paid, signed_in
 from kabinet.testing.cluster import Cluster
 from subscription.app import wire
 from subscription.config import SubscriptionSettings
 from subscription.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.e2e
-
-APPROVED = "4242424242424242"
-
-
-async def _paid(http: httpx.AsyncClient, reply: httpx.Response) -> dict[str, object]:
-    """Pay an order on the PSP's page and wait until it is completed."""
-    assert reply.status_code == 201, reply.text
-    order = reply.json()
-    async with httpx.AsyncClient(timeout=10) as browser:
-        paid = await browser.post(order["payment_url"], data={"card_number": APPROVED})
-    assert paid.status_code == 303
-    deadline = time.monotonic() + 20
-    while True:
-        now = (await http.get(f"/api/v1/orders/{order['id']}")).json()
-        if now["status"] == "completed":
-            return dict(now)
-        assert time.monotonic() < deadline, now
-        await asyncio.sleep(0.1)
 
 
 async def _bought(
@@ -60,7 +42,7 @@ async def _bought(
         },
         headers={**auth, "idempotency-key": uuid.uuid4().hex},
     )
-    order = await _paid(http, reply)
+    order = await paid(http, reply)
     [sub] = [
         s
         for s in (await http.get("/api/v1/subscriptions", headers=auth)).json()
@@ -80,7 +62,7 @@ async def test_a_renewal_purchase_extends_the_end_and_auto_renewal_switches_on(
         json={"term_months": 12, "region": "RU"},
         headers={**auth, "idempotency-key": uuid.uuid4().hex},
     )
-    await _paid(http, renewal)
+    await paid(http, renewal)
     [renewed] = (await http.get("/api/v1/subscriptions", headers=auth)).json()
     assert renewed["id"] == sub["id"]
     assert int(renewed["ends_at"][:4]) == int(str(sub["ends_at"])[:4]) + 1

@@ -17,7 +17,7 @@ from kabinet.db import create_pool
 from kabinet.devstack.ports import free_port
 from kabinet.subscription.v1 import events_pb2, subscription_pb2_grpc
 from kabinet.subscription.v1 import subscription_pb2 as pb
-from kabinet.testing.accounts import issue_codes, signed_in
+from kabinet.testing.accounts import issue_codes, paid, signed_in
 from kabinet.testing.cluster import Cluster
 from subscription.accounts import IdentityAccounts
 from subscription.app import wire
@@ -26,8 +26,6 @@ from subscription.domain.reminders import AccountsUnavailableError
 from subscription.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.e2e
-
-APPROVED = "4242424242424242"
 
 
 async def _subscription_stub(
@@ -127,16 +125,7 @@ async def _bought(http: httpx.AsyncClient, email: str, auth: dict[str, str]) -> 
         json={"plan_id": "plus", "term_months": 12, "devices": 3, "email": email, "region": "RU"},
         headers={**auth, "idempotency-key": uuid.uuid4().hex},
     )
-    assert reply.status_code == 201, reply.text
-    order = reply.json()
-    async with httpx.AsyncClient(timeout=10) as browser:
-        paid = await browser.post(order["payment_url"], data={"card_number": APPROVED})
-    assert paid.status_code == 303
-    deadline = time.monotonic() + 20
-    while (await http.get(f"/api/v1/orders/{order['id']}")).json()["status"] != "completed":
-        assert time.monotonic() < deadline, "the order did not complete"
-        await asyncio.sleep(0.1)
-    return dict(order)
+    return await paid(http, reply)
 
 
 async def _refund(cluster: Cluster, subscription_id: str) -> pb.RefundSubscriptionResponse:
