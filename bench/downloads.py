@@ -38,7 +38,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import grpc
 import httpx
@@ -59,12 +59,12 @@ from kabinet.distribution.v1 import distribution_pb2_grpc
 from kabinet.settings import CommonSettings
 from kabinet.subscription.v1 import subscription_pb2 as spb
 from kabinet.subscription.v1 import subscription_pb2_grpc
+from kabinet.testing.accounts import PASSWORD, activated_account
 
 SIZE = 64 * 1024 * 1024
 CHUNK = 1024 * 1024
 ROUNDS = 6
 LINKS = 2000
-PASSWORD = "Vesna-Kuku-2024"
 SERVICES = ("identity", "subscription", "distribution")
 
 
@@ -73,14 +73,8 @@ async def _subscriber(
 ) -> str:
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         email = "bench-downloads@example.com"
-        body = {"email": email, "password": PASSWORD, "language": "en"}
-        (await http.post("/api/v1/auth/register", json=body)).raise_for_status()
-        message = await mailbox.wait_for(email, timeout=30)
-        token = parse_qs(urlsplit(message.links[0]).query)["token"][0]
-        (await http.post("/api/v1/auth/activate", json={"token": token})).raise_for_status()
-        reply = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-        reply.raise_for_status()
-        auth = {"authorization": f"Bearer {reply.json()['access_token']}"}
+        access = await activated_account(http, mailbox, email, PASSWORD)
+        auth = {"authorization": f"Bearer {access}"}
         async with grpc.aio.insecure_channel(subscription_addr) as channel:
             stub: Any = subscription_pb2_grpc.SubscriptionServiceStub(channel)
             issued = await stub.IssueCodes(
@@ -92,7 +86,7 @@ async def _subscriber(
             "/api/v1/subscriptions/codes", json={"code": issued.codes[0]}, headers=auth
         )
         added.raise_for_status()
-        return str(reply.json()["access_token"])
+        return access
 
 
 async def _publish(distribution_addr: str, data: bytes, operator: tuple[tuple[str, str]]) -> str:

@@ -18,17 +18,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
 from bench.common import Row, embedded_stack, latency_row, pinned_process, server_and_load_cpus
 from kabinet.devstack.mailbox import Mailbox
 from kabinet.devstack.ports import free_port, wait_for_port
+from kabinet.testing.accounts import PASSWORD, activated_account
 
 CONNECTIONS = 32
 SECONDS = 8.0
-PASSWORD = "Vesna-Kuku-2024"
 
 
 async def _load(port: int, request: bytes, seconds: float) -> tuple[list[float], float, int]:
@@ -63,15 +62,7 @@ async def _load(port: int, request: bytes, seconds: float) -> tuple[list[float],
 
 async def _sign_in(base: str, mailbox: Mailbox) -> str:
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        email = "bench@example.com"
-        body = {"email": email, "password": PASSWORD, "language": "en"}
-        (await http.post("/api/v1/auth/register", json=body)).raise_for_status()
-        message = await mailbox.wait_for(email, timeout=30)
-        token = parse_qs(urlsplit(message.links[0]).query)["token"][0]
-        (await http.post("/api/v1/auth/activate", json={"token": token})).raise_for_status()
-        reply = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-        reply.raise_for_status()
-        return str(reply.json()["access_token"])
+        return await activated_account(http, mailbox, "bench@example.com", PASSWORD)
 
 
 def run() -> list[Row]:

@@ -41,8 +41,8 @@ from bench.common import (
 )
 from kabinet.devstack.mailbox import Mailbox
 from kabinet.devstack.ports import free_port, wait_for_port
+from kabinet.testing.accounts import PASSWORD, activated_account
 
-PASSWORD = "Vesna-Kuku-2024"
 CLIENT_ID = "bench-site"
 REDIRECT = "http://127.0.0.1:9/callback"
 CONCURRENCY = 16
@@ -86,15 +86,8 @@ def _seed(path: Path, secret: str) -> None:
 
 async def _refresh_tokens(http: httpx.AsyncClient, mailbox: Mailbox, secret: str) -> list[str]:
     """Sign a person in once, then one code (and so one refresh chain) per concurrent worker."""
-    email = "bench-grants@example.com"
-    body = {"email": email, "password": PASSWORD, "language": "en"}
-    (await http.post("/api/v1/auth/register", json=body)).raise_for_status()
-    message = await mailbox.wait_for(email, timeout=30)
-    token = parse_qs(urlsplit(message.links[0]).query)["token"][0]
-    (await http.post("/api/v1/auth/activate", json={"token": token})).raise_for_status()
-    login = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-    login.raise_for_status()
-    cookie = {"cookie": f"__Host-kabinet_at={login.json()['access_token']}"}
+    access = await activated_account(http, mailbox, "bench-grants@example.com", PASSWORD)
+    cookie = {"cookie": f"__Host-kabinet_at={access}"}
     chains = []
     for _ in range(CONCURRENCY):
         verifier = secrets.token_urlsafe(48)
