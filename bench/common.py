@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
+
 from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import free_port
 from kabinet.devstack.postgres import EmbeddedPostgres
@@ -67,6 +69,34 @@ async def measure_async(
         await operation()
         timings.append(clock() - before)
     return latency_row(name, timings, clock() - started)
+
+
+async def paced(
+    call: Callable[[], Awaitable[object]], *, rate: float, seconds: float
+) -> tuple[list[float], float, int]:
+    """Calls started at a steady ``rate``; latencies, elapsed time and failed calls."""
+    latencies: list[float] = []
+    failures = 0
+
+    async def one() -> None:
+        nonlocal failures
+        before = time.perf_counter()
+        try:
+            await call()
+        except grpc.aio.AioRpcError:
+            failures += 1
+            return
+        latencies.append(time.perf_counter() - before)
+
+    tasks = []
+    started = time.perf_counter()
+    for n in range(int(rate * seconds)):
+        delay = started + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one()))
+    await asyncio.gather(*tasks)
+    return latencies, time.perf_counter() - started, failures
 
 
 async def closed_loop(
