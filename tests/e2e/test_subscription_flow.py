@@ -29,6 +29,7 @@ async def test_signed_out_callers_are_asked_to_sign_in(http: httpx.AsyncClient) 
         assert reply.json()["code"] == "auth.required"
     refused = await http.post("/api/v1/subscriptions/codes", json={"code": "x"})
     assert refused.status_code == 401
+    assert refused.json()["code"] == "auth.required"
 
 
 async def test_add_a_code_then_see_the_subscription_and_entitlements_then_renew(
