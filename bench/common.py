@@ -9,7 +9,16 @@ import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import grpc
+
+from kabinet.devstack.nats import EmbeddedNats
+from kabinet.devstack.ports import free_port
+from kabinet.devstack.postgres import EmbeddedPostgres
+from kabinet.devstack.smtp import SmtpSink
 
 Row = dict[str, Any]
 
@@ -60,6 +69,34 @@ async def measure_async(
         await operation()
         timings.append(clock() - before)
     return latency_row(name, timings, clock() - started)
+
+
+async def paced(
+    call: Callable[[], Awaitable[object]], *, rate: float, seconds: float
+) -> tuple[list[float], float, int]:
+    """Calls started at a steady ``rate``; latencies, elapsed time and failed calls."""
+    latencies: list[float] = []
+    failures = 0
+
+    async def one() -> None:
+        nonlocal failures
+        before = time.perf_counter()
+        try:
+            await call()
+        except grpc.aio.AioRpcError:
+            failures += 1
+            return
+        latencies.append(time.perf_counter() - before)
+
+    tasks = []
+    started = time.perf_counter()
+    for n in range(int(rate * seconds)):
+        delay = started + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one()))
+    await asyncio.gather(*tasks)
+    return latencies, time.perf_counter() - started, failures
 
 
 async def closed_loop(
@@ -141,7 +178,9 @@ def pinned(cpus: set[int]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def pinned_process(args: list[str], env: dict[str, str], cpus: set[int]) -> Iterator[None]:
+def pinned_process(
+    args: list[str], env: dict[str, str], cpus: set[int]
+) -> Iterator[subprocess.Popen[bytes]]:
     """A child process pinned to ``cpus`` for the block's duration, its output discarded."""
     process = subprocess.Popen(
         args,
@@ -151,7 +190,7 @@ def pinned_process(args: list[str], env: dict[str, str], cpus: set[int]) -> Iter
         preexec_fn=lambda: os.sched_setaffinity(0, cpus),
     )
     try:
-        yield
+        yield process
     finally:
         process.terminate()
         process.wait(15)
@@ -163,3 +202,44 @@ UNLIMITED_EDGE = {
     "KABINET_GATEWAY_RATE_LIMIT_IP": "1000000000",
     "KABINET_GATEWAY_RATE_LIMIT_SESSION": "1000000000",
 }
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The infrastructure one benchmark runs its services on."""
+
+    env: dict[str, str]  # what the gateway and every service need to reach it
+    gateway_port: int
+
+
+@contextlib.contextmanager
+def embedded_stack(root: Path) -> Iterator[Stack]:
+    """Embedded PostgreSQL (database ``kabinet``), NATS and an SMTP sink under ``root``, stopped
+    after the block; the environment names them, the gateway's port and the edge without limits."""
+    postgres = EmbeddedPostgres(root / "pg", free_port(), log=subprocess.DEVNULL)
+    nats = EmbeddedNats(root / "nats", free_port(), free_port(), log=subprocess.DEVNULL)
+    sink = SmtpSink(root / "mail", "127.0.0.1", free_port())
+    postgres.start()
+    try:
+        nats.start()
+        sink.start()
+        postgres.create_database("kabinet")
+        gateway_port = free_port()
+        yield Stack(
+            env={
+                **os.environ,
+                "KABINET_DATABASE_URL": postgres.database_url("kabinet"),
+                "KABINET_NATS_URL": nats.url,
+                "KABINET_SMTP_URL": sink.url,
+                "KABINET_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
+                "KABINET_GATEWAY_PORT": str(gateway_port),
+                "KABINET_LOG_LEVEL": "WARNING",
+                "KABINET_TELEMETRY": "none",
+                **UNLIMITED_EDGE,
+            },
+            gateway_port=gateway_port,
+        )
+    finally:
+        sink.stop()
+        nats.stop()
+        postgres.stop()

@@ -32,43 +32,39 @@ import contextlib
 import hashlib
 import os
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import grpc
 import httpx
 
 from bench.common import (
-    UNLIMITED_EDGE,
     Row,
     closed_loop,
+    embedded_stack,
     latency_row,
     pinned_process,
     server_and_load_cpus,
 )
 from kabinet.auth.operator import operator_metadata
 from kabinet.devstack.mailbox import Mailbox
-from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import free_port, wait_for_port
-from kabinet.devstack.postgres import EmbeddedPostgres
-from kabinet.devstack.smtp import SmtpSink
 from kabinet.distribution.v1 import distribution_pb2 as dpb
 from kabinet.distribution.v1 import distribution_pb2_grpc
 from kabinet.settings import CommonSettings
 from kabinet.subscription.v1 import subscription_pb2 as spb
 from kabinet.subscription.v1 import subscription_pb2_grpc
+from kabinet.testing.accounts import PASSWORD, activated_account
 
 SIZE = 64 * 1024 * 1024
 CHUNK = 1024 * 1024
 ROUNDS = 6
 LINKS = 2000
-PASSWORD = "Vesna-Kuku-2024"
 SERVICES = ("identity", "subscription", "distribution")
 
 
@@ -77,14 +73,8 @@ async def _subscriber(
 ) -> str:
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         email = "bench-downloads@example.com"
-        body = {"email": email, "password": PASSWORD, "language": "en"}
-        (await http.post("/api/v1/auth/register", json=body)).raise_for_status()
-        message = await mailbox.wait_for(email, timeout=30)
-        token = parse_qs(urlsplit(message.links[0]).query)["token"][0]
-        (await http.post("/api/v1/auth/activate", json={"token": token})).raise_for_status()
-        reply = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-        reply.raise_for_status()
-        auth = {"authorization": f"Bearer {reply.json()['access_token']}"}
+        access = await activated_account(http, mailbox, email, PASSWORD)
+        auth = {"authorization": f"Bearer {access}"}
         async with grpc.aio.insecure_channel(subscription_addr) as channel:
             stub: Any = subscription_pb2_grpc.SubscriptionServiceStub(channel)
             issued = await stub.IssueCodes(
@@ -96,7 +86,7 @@ async def _subscriber(
             "/api/v1/subscriptions/codes", json={"code": issued.codes[0]}, headers=auth
         )
         added.raise_for_status()
-        return str(reply.json()["access_token"])
+        return access
 
 
 async def _publish(distribution_addr: str, data: bytes, operator: tuple[tuple[str, str]]) -> str:
@@ -254,86 +244,65 @@ async def _measure(
 def run() -> list[Row]:
     """Measure and return the table rows."""
     gateway_cpus, other_cpus = server_and_load_cpus()
-    with tempfile.TemporaryDirectory(prefix="kabinet-bench-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="kabinet-bench-") as scratch,
+        embedded_stack(Path(scratch)) as stack,
+    ):
         root = Path(scratch)
-        postgres = EmbeddedPostgres(root / "pg", free_port(), log=subprocess.DEVNULL)
-        nats = EmbeddedNats(root / "nats", free_port(), free_port(), log=subprocess.DEVNULL)
-        sink = SmtpSink(root / "mail", "127.0.0.1", free_port())
-        postgres.start()
-        try:
-            nats.start()
-            sink.start()
-            postgres.create_database("kabinet")
-            gateway_port = free_port()
-            addresses = {name: f"127.0.0.1:{free_port()}" for name in SERVICES}
-            env = {
-                **os.environ,
-                "KABINET_DATABASE_URL": postgres.database_url("kabinet"),
-                "KABINET_NATS_URL": nats.url,
-                "KABINET_SMTP_URL": sink.url,
-                "KABINET_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
-                "KABINET_GATEWAY_PORT": str(gateway_port),
-                "KABINET_OBJECTSTORE_DIR": str(root / "objects"),
-                "KABINET_DISTRIBUTION_LINK_SECRET": os.urandom(32).hex(),
-                "KABINET_LOG_LEVEL": "WARNING",
-                "KABINET_TELEMETRY": "none",
-                **UNLIMITED_EDGE,
-                **{f"KABINET_{name.upper()}_ADDR": addr for name, addr in addresses.items()},
-            }
-            with contextlib.ExitStack() as processes:
-                for name in SERVICES:
-                    processes.enter_context(
-                        pinned_process([sys.executable, "-m", name], env, other_cpus)
-                    )
+        gateway_port = stack.gateway_port
+        addresses = {name: f"127.0.0.1:{free_port()}" for name in SERVICES}
+        env = {
+            **stack.env,
+            "KABINET_OBJECTSTORE_DIR": str(root / "objects"),
+            "KABINET_DISTRIBUTION_LINK_SECRET": os.urandom(32).hex(),
+            **{f"KABINET_{name.upper()}_ADDR": addr for name, addr in addresses.items()},
+        }
+        with contextlib.ExitStack() as processes:
+            for name in SERVICES:
                 processes.enter_context(
-                    pinned_process([sys.executable, "-m", "gateway"], env, gateway_cpus)
+                    pinned_process([sys.executable, "-m", name], env, other_cpus)
                 )
-                for addr in addresses.values():
-                    wait_for_port("127.0.0.1", int(addr.rpartition(":")[2]), 60)
-                wait_for_port("127.0.0.1", gateway_port, 60)
-                base = f"http://127.0.0.1:{gateway_port}"
-                os.sched_setaffinity(0, other_cpus)
-                # Issuing codes and publishing are for operators: a token signed with
-                # identity's key, as kabinet-admin makes it.
-                operator = asyncio.run(
-                    operator_metadata(
-                        env["KABINET_DATABASE_URL"],
-                        issuer=env["KABINET_PUBLIC_URL"],
-                        audience=CommonSettings().api_audience,
-                    )
+            processes.enter_context(
+                pinned_process([sys.executable, "-m", "gateway"], env, gateway_cpus)
+            )
+            for addr in addresses.values():
+                wait_for_port("127.0.0.1", int(addr.rpartition(":")[2]), 60)
+            wait_for_port("127.0.0.1", gateway_port, 60)
+            base = f"http://127.0.0.1:{gateway_port}"
+            os.sched_setaffinity(0, other_cpus)
+            # Issuing codes and publishing are for operators: a token signed with
+            # identity's key, as kabinet-admin makes it.
+            operator = asyncio.run(
+                operator_metadata(
+                    env["KABINET_DATABASE_URL"],
+                    issuer=env["KABINET_PUBLIC_URL"],
+                    audience=CommonSettings().api_audience,
                 )
-                token = asyncio.run(
-                    _subscriber(base, Mailbox(root / "mail"), addresses["subscription"], operator)
+            )
+            token = asyncio.run(
+                _subscriber(base, Mailbox(root / "mail"), addresses["subscription"], operator)
+            )
+            data = os.urandom(SIZE)
+            artifact_id = asyncio.run(_publish(addresses["distribution"], data, operator))
+            [file] = [
+                p for p in (root / "objects" / "objects").rglob("*.exe") if p.stat().st_size == SIZE
+            ]
+            bare_port = free_port()
+            processes.enter_context(
+                pinned_process(
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.sendfile_server",
+                        str(file),
+                        str(bare_port),
+                    ],
+                    env,
+                    gateway_cpus,
                 )
-                data = os.urandom(SIZE)
-                artifact_id = asyncio.run(_publish(addresses["distribution"], data, operator))
-                [file] = [
-                    p
-                    for p in (root / "objects" / "objects").rglob("*.exe")
-                    if p.stat().st_size == SIZE
-                ]
-                bare_port = free_port()
-                processes.enter_context(
-                    pinned_process(
-                        [
-                            sys.executable,
-                            "-m",
-                            "bench.sendfile_server",
-                            str(file),
-                            str(bare_port),
-                        ],
-                        env,
-                        gateway_cpus,
-                    )
-                )
-                wait_for_port("127.0.0.1", bare_port, 30)
-                return asyncio.run(
-                    _measure(base, gateway_port, bare_port, token, artifact_id, file)
-                )
-        finally:
-            sink.stop()
-            nats.stop()
-            postgres.stop()
+            )
+            wait_for_port("127.0.0.1", bare_port, 30)
+            return asyncio.run(_measure(base, gateway_port, bare_port, token, artifact_id, file))
 
 
 if __name__ == "__main__":

@@ -26,14 +26,22 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import grpc
 
-from bench.common import Row, closed_loop, latency_row, pinned, print_table, server_and_load_cpus
+from bench.common import (
+    Row,
+    closed_loop,
+    latency_row,
+    paced,
+    pinned,
+    print_table,
+    server_and_load_cpus,
+)
 from kabinet.auth.operator import operator_metadata
 from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import free_port, wait_for_port
@@ -46,34 +54,6 @@ ACCOUNTS = 500
 SECONDS = 5.0
 RATE = 2_000
 FEATURES = ("vpn", "parental_control")
-
-
-async def _paced(
-    call: Callable[[], Awaitable[object]], *, rate: float, seconds: float
-) -> tuple[list[float], float, int]:
-    """Calls started at a steady ``rate``; latencies, elapsed time and failed calls."""
-    latencies: list[float] = []
-    failures = 0
-
-    async def one() -> None:
-        nonlocal failures
-        before = time.perf_counter()
-        try:
-            await call()
-        except grpc.aio.AioRpcError:
-            failures += 1
-            return
-        latencies.append(time.perf_counter() - before)
-
-    tasks = []
-    started = time.perf_counter()
-    for n in range(int(rate * seconds)):
-        delay = started + n / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one()))
-    await asyncio.gather(*tasks)
-    return latencies, time.perf_counter() - started, failures
 
 
 async def _wait_serving(stub: Any, service: Any, log: Path) -> None:
@@ -137,12 +117,12 @@ async def _client_measures(address: str, service: Any, log: Path, database_url: 
         most = latency_row(
             "CheckEntitlement per core (service on 1 CPU), 32 in flight", latencies, elapsed
         )
-        latencies, elapsed, failures = await _paced(check, rate=RATE, seconds=SECONDS)
-        paced = latency_row(
+        latencies, elapsed, failures = await paced(check, rate=RATE, seconds=SECONDS)
+        steady = latency_row(
             f"CheckEntitlement over gRPC, paced {RATE}/s", latencies, elapsed, failed=failures
         )
-        paced["goal"] = "p99 ≤ 5 ms at 2000/s"
-        return [most, paced]
+        steady["goal"] = "p99 ≤ 5 ms at 2000/s"
+        return [most, steady]
 
 
 def _start_service(name: str, root: Path, cpu: int, env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -14,25 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from bench.common import UNLIMITED_EDGE, Row, latency_row, pinned_process, server_and_load_cpus
+from bench.common import Row, embedded_stack, latency_row, pinned_process, server_and_load_cpus
 from kabinet.devstack.mailbox import Mailbox
-from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import free_port, wait_for_port
-from kabinet.devstack.postgres import EmbeddedPostgres
-from kabinet.devstack.smtp import SmtpSink
+from kabinet.testing.accounts import PASSWORD, activated_account
 
 CONNECTIONS = 32
 SECONDS = 8.0
-PASSWORD = "Vesna-Kuku-2024"
 
 
 async def _load(port: int, request: bytes, seconds: float) -> tuple[list[float], float, int]:
@@ -67,75 +62,47 @@ async def _load(port: int, request: bytes, seconds: float) -> tuple[list[float],
 
 async def _sign_in(base: str, mailbox: Mailbox) -> str:
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        email = "bench@example.com"
-        body = {"email": email, "password": PASSWORD, "language": "en"}
-        (await http.post("/api/v1/auth/register", json=body)).raise_for_status()
-        message = await mailbox.wait_for(email, timeout=30)
-        token = parse_qs(urlsplit(message.links[0]).query)["token"][0]
-        (await http.post("/api/v1/auth/activate", json={"token": token})).raise_for_status()
-        reply = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-        reply.raise_for_status()
-        return str(reply.json()["access_token"])
+        return await activated_account(http, mailbox, "bench@example.com", PASSWORD)
 
 
 def run() -> list[Row]:
     """Measure and return the table rows."""
     gateway_cpus, load_cpus = server_and_load_cpus()
-    with tempfile.TemporaryDirectory(prefix="kabinet-bench-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="kabinet-bench-") as scratch,
+        embedded_stack(Path(scratch)) as stack,
+    ):
         root = Path(scratch)
-        postgres = EmbeddedPostgres(root / "pg", free_port(), log=subprocess.DEVNULL)
-        nats = EmbeddedNats(root / "nats", free_port(), free_port(), log=subprocess.DEVNULL)
-        sink = SmtpSink(root / "mail", "127.0.0.1", free_port())
-        postgres.start()
-        try:
-            nats.start()
-            sink.start()
-            postgres.create_database("kabinet")
-            gateway_port, identity_port = free_port(), free_port()
-            env = {
-                **os.environ,
-                "KABINET_DATABASE_URL": postgres.database_url("kabinet"),
-                "KABINET_NATS_URL": nats.url,
-                "KABINET_SMTP_URL": sink.url,
-                "KABINET_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
-                "KABINET_GATEWAY_PORT": str(gateway_port),
-                "KABINET_IDENTITY_ADDR": f"127.0.0.1:{identity_port}",
-                "KABINET_LOG_LEVEL": "WARNING",
-                "KABINET_TELEMETRY": "none",
-                **UNLIMITED_EDGE,
-            }
-            with (
-                pinned_process([sys.executable, "-m", "identity"], env, load_cpus),
-                pinned_process([sys.executable, "-m", "gateway"], env, gateway_cpus),
-            ):
-                wait_for_port("127.0.0.1", identity_port, 60)
-                wait_for_port("127.0.0.1", gateway_port, 60)
-                base = f"http://127.0.0.1:{gateway_port}"
-                token = asyncio.run(_sign_in(base, Mailbox(root / "mail")))
-                os.sched_setaffinity(0, load_cpus)
-                checked = (
-                    "GET /api/v1/auth/session HTTP/1.1\r\nHost: bench\r\n"
-                    f"Authorization: Bearer {token}\r\n\r\n"
-                ).encode()
-                bare = b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n"
-                asyncio.run(_load(gateway_port, checked, 1.0))  # warm up
-                rows = []
-                for name, request in (("token-checked", checked), ("no token (/healthz)", bare)):
-                    latencies, elapsed, errors = asyncio.run(_load(gateway_port, request, SECONDS))
-                    rows.append(
-                        latency_row(
-                            f"gateway {name}, 1 core, {CONNECTIONS} connections",
-                            latencies,
-                            elapsed,
-                            errors=errors,
-                        )
+        gateway_port, identity_port = stack.gateway_port, free_port()
+        env = {**stack.env, "KABINET_IDENTITY_ADDR": f"127.0.0.1:{identity_port}"}
+        with (
+            pinned_process([sys.executable, "-m", "identity"], env, load_cpus),
+            pinned_process([sys.executable, "-m", "gateway"], env, gateway_cpus),
+        ):
+            wait_for_port("127.0.0.1", identity_port, 60)
+            wait_for_port("127.0.0.1", gateway_port, 60)
+            base = f"http://127.0.0.1:{gateway_port}"
+            token = asyncio.run(_sign_in(base, Mailbox(root / "mail")))
+            os.sched_setaffinity(0, load_cpus)
+            checked = (
+                "GET /api/v1/auth/session HTTP/1.1\r\nHost: bench\r\n"
+                f"Authorization: Bearer {token}\r\n\r\n"
+            ).encode()
+            bare = b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n"
+            asyncio.run(_load(gateway_port, checked, 1.0))  # warm up
+            rows = []
+            for name, request in (("token-checked", checked), ("no token (/healthz)", bare)):
+                latencies, elapsed, errors = asyncio.run(_load(gateway_port, request, SECONDS))
+                rows.append(
+                    latency_row(
+                        f"gateway {name}, 1 core, {CONNECTIONS} connections",
+                        latencies,
+                        elapsed,
+                        errors=errors,
                     )
-                rows[0]["vs_no_token"] = f"{100 * rows[0]['per_s'] / rows[1]['per_s']:.0f}%"
-                return rows
-        finally:
-            sink.stop()
-            nats.stop()
-            postgres.stop()
+                )
+            rows[0]["vs_no_token"] = f"{100 * rows[0]['per_s'] / rows[1]['per_s']:.0f}%"
+            return rows
 
 
 if __name__ == "__main__":

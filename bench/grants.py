@@ -20,50 +20,34 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import json
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-from bench.common import UNLIMITED_EDGE, Row, closed_loop, latency_row, server_and_load_cpus
+from bench.common import (
+    Row,
+    closed_loop,
+    embedded_stack,
+    latency_row,
+    pinned_process,
+    server_and_load_cpus,
+)
 from kabinet.devstack.mailbox import Mailbox
-from kabinet.devstack.nats import EmbeddedNats
 from kabinet.devstack.ports import free_port, wait_for_port
-from kabinet.devstack.postgres import EmbeddedPostgres
-from kabinet.devstack.smtp import SmtpSink
+from kabinet.testing.accounts import PASSWORD, activated_account
 
-PASSWORD = "Vesna-Kuku-2024"
 CLIENT_ID = "bench-site"
 REDIRECT = "http://127.0.0.1:9/callback"
 CONCURRENCY = 16
 GRANTS = 3_000
 GOAL_PER_CORE = 240
-
-
-@contextlib.contextmanager
-def _process(args: list[str], env: dict[str, str], cpus: set[int]) -> Iterator[int]:
-    """A service process pinned to ``cpus``; yields its pid."""
-    process = subprocess.Popen(
-        args,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
-    )
-    try:
-        yield process.pid
-    finally:
-        process.terminate()
-        process.wait(15)
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -102,15 +86,8 @@ def _seed(path: Path, secret: str) -> None:
 
 async def _refresh_tokens(http: httpx.AsyncClient, mailbox: Mailbox, secret: str) -> list[str]:
     """Sign a person in once, then one code (and so one refresh chain) per concurrent worker."""
-    email = "bench-grants@example.com"
-    body = {"email": email, "password": PASSWORD, "language": "en"}
-    (await http.post("/api/v1/auth/register", json=body)).raise_for_status()
-    message = await mailbox.wait_for(email, timeout=30)
-    token = parse_qs(urlsplit(message.links[0]).query)["token"][0]
-    (await http.post("/api/v1/auth/activate", json={"token": token})).raise_for_status()
-    login = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-    login.raise_for_status()
-    cookie = {"cookie": f"__Host-kabinet_at={login.json()['access_token']}"}
+    access = await activated_account(http, mailbox, "bench-grants@example.com", PASSWORD)
+    cookie = {"cookie": f"__Host-kabinet_at={access}"}
     chains = []
     for _ in range(CONCURRENCY):
         verifier = secrets.token_urlsafe(48)
@@ -205,31 +182,16 @@ def run() -> list[Row]:
         root = Path(scratch)
         seed = root / "clients.json"
         _seed(seed, secret)
-        postgres = EmbeddedPostgres(root / "pg", free_port(), log=subprocess.DEVNULL)
-        nats = EmbeddedNats(root / "nats", free_port(), free_port(), log=subprocess.DEVNULL)
-        sink = SmtpSink(root / "mail", "127.0.0.1", free_port())
-        postgres.start()
-        try:
-            nats.start()
-            sink.start()
-            postgres.create_database("kabinet")
-            gateway_port, identity_port = free_port(), free_port()
+        with embedded_stack(root) as stack:
+            gateway_port, identity_port = stack.gateway_port, free_port()
             env = {
-                **os.environ,
-                "KABINET_DATABASE_URL": postgres.database_url("kabinet"),
-                "KABINET_NATS_URL": nats.url,
-                "KABINET_SMTP_URL": sink.url,
-                "KABINET_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
-                "KABINET_GATEWAY_PORT": str(gateway_port),
+                **stack.env,
                 "KABINET_IDENTITY_ADDR": f"127.0.0.1:{identity_port}",
                 "KABINET_IDENTITY_CLIENTS_SEED": str(seed),
-                "KABINET_LOG_LEVEL": "WARNING",
-                "KABINET_TELEMETRY": "none",
-                **UNLIMITED_EDGE,
             }
             with (
-                _process([sys.executable, "-m", "identity"], env, service_cpus) as identity,
-                _process([sys.executable, "-m", "gateway"], env, service_cpus) as gateway,
+                pinned_process([sys.executable, "-m", "identity"], env, service_cpus) as identity,
+                pinned_process([sys.executable, "-m", "gateway"], env, service_cpus) as gateway,
             ):
                 wait_for_port("127.0.0.1", identity_port, 60)
                 wait_for_port("127.0.0.1", gateway_port, 60)
@@ -237,12 +199,8 @@ def run() -> list[Row]:
                     os.sched_setaffinity(0, load_cpus)
                 base = f"http://127.0.0.1:{gateway_port}"
                 return asyncio.run(
-                    _measure(base, Mailbox(root / "mail"), secret, [identity, gateway])
+                    _measure(base, Mailbox(root / "mail"), secret, [identity.pid, gateway.pid])
                 )
-        finally:
-            sink.stop()
-            nats.stop()
-            postgres.stop()
 
 
 if __name__ == "__main__":

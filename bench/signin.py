@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,15 @@ from typing import Any
 import argon2
 import grpc
 
-from bench.common import Row, closed_loop, latency_row, pinned, print_table, server_and_load_cpus
+from bench.common import (
+    Row,
+    closed_loop,
+    latency_row,
+    paced,
+    pinned,
+    print_table,
+    server_and_load_cpus,
+)
 from identity.domain.password_hashing import Argon2Params
 from kabinet.devstack.mailbox import Mailbox
 from kabinet.devstack.nats import EmbeddedNats
@@ -95,35 +103,6 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-async def _paced(
-    call: Callable[[], Awaitable[object]], *, rate: float, seconds: float
-) -> tuple[list[float], float, int]:
-    """Calls started at a steady ``rate``; latencies, elapsed time and failed calls."""
-    latencies: list[float] = []
-    failures = 0
-
-    async def one() -> None:
-        nonlocal failures
-        before = time.perf_counter()
-        try:
-            await call()
-        except grpc.aio.AioRpcError:
-            failures += 1
-            return
-        latencies.append(time.perf_counter() - before)
-
-    total = int(rate * seconds)
-    tasks = []
-    started = time.perf_counter()
-    for n in range(total):
-        delay = started + n / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one()))
-    await asyncio.gather(*tasks)
-    return latencies, time.perf_counter() - started, failures
 
 
 async def _wait_serving(
@@ -188,7 +167,7 @@ async def _client_measures(address: str, mailbox: Mailbox, service: Any, log: Pa
         # p99 at the goal's rate when the service can take it, else at 80% of what it took.
         rate = min(VALIDATE_RATE, round(0.8 * most["per_s"], -2))
         with _collector_paused():
-            latencies, elapsed, failures = await _paced(
+            latencies, elapsed, failures = await paced(
                 validate, rate=rate, seconds=VALIDATE_SECONDS
             )
         rows.append(

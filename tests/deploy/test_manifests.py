@@ -257,6 +257,7 @@ def test_secrets_come_from_secrets(rendered: dict[str, list[Resource]], overlay:
             assert key not in SECRET_SETTINGS, key
     secret_names = {env for s in SETTINGS.values() for env, _, _ in describe(s)} & SECRET_SETTINGS
     assert secret_names == SECRET_SETTINGS, "a listed secret is no longer a setting"
+    given = set()
     for name in SETTINGS:
         (container,) = _one(rendered[overlay], "Deployment", name)["spec"]["template"]["spec"][
             "containers"
@@ -265,6 +266,8 @@ def test_secrets_come_from_secrets(rendered: dict[str, list[Resource]], overlay:
             if env["name"] in SECRET_SETTINGS:
                 assert "value" not in env, env["name"]
                 assert env["valueFrom"]["secretKeyRef"]["name"], env["name"]
+                given.add(env["name"])
+    assert given, "no process is given a secret setting at all"
     # Apple's private key is a file from a Secret volume, not a value.
     pod = _one(rendered[overlay], "Deployment", "identity")["spec"]["template"]["spec"]
     (identity,) = pod["containers"]
@@ -401,10 +404,13 @@ def test_the_dockerfile_builds_one_non_root_image_from_the_lock() -> None:
     assert "PYTHONDONTWRITEBYTECODE=1" in text
     last_stage = text.rsplit("FROM ", 1)[1]
     assert "USER 10001" in last_stage
+    ours = 0
     for resource in kustomize.render(DEPLOY / "overlays" / "prod"):
         pod = kustomize.pod_spec(resource)
         if pod and pod.get("containers", [{}])[0].get("image", "").startswith("registry."):
             assert pod["securityContext"]["runAsUser"] == int(users[-1].split(":")[0])
+            ours += 1
+    assert ours, "no pod in the prod overlay runs the image"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

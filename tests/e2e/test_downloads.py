@@ -184,6 +184,20 @@ async def _upload(
     return await stub.UploadArtifact(parts(), timeout=30, metadata=operator)
 
 
+async def _published(
+    cluster: Cluster, header: dpb.UploadHeader, data: bytes
+) -> dpb.UploadArtifactResponse:
+    """Upload ``data`` as an operator would and publish its release."""
+    operator = await cluster.operator_metadata()
+    async with grpc.aio.insecure_channel(cluster.common.addresses.distribution) as channel:
+        stub = distribution_pb2_grpc.DistributionServiceStub(channel)
+        uploaded = await _upload(stub, header, data, operator)
+        await stub.PublishRelease(
+            dpb.PublishReleaseRequest(release_id=uploaded.release.id), timeout=10, metadata=operator
+        )
+    return uploaded
+
+
 async def test_publishing_a_new_release_makes_it_the_recommended_one(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
@@ -428,25 +442,18 @@ async def test_events_out_and_entitlement_changes_in(
 
     uploaded_version = f"5.{uuid.uuid4().int % 1000}.0"
     data = uuid.uuid4().bytes * 100
-    operator = await cluster.operator_metadata()
-    async with grpc.aio.insecure_channel(cluster.common.addresses.distribution) as channel:
-        stub = distribution_pb2_grpc.DistributionServiceStub(channel)
-        uploaded = await _upload(
-            stub,
-            dpb.UploadHeader(
-                application_id="password_manager",
-                version=uploaded_version,
-                channel=dpb.CHANNEL_BETA,
-                platform=dpb.PLATFORM_LINUX,
-                file_name="kabinet-passwords.deb",
-                sha256=hashlib.sha256(data).hexdigest(),
-            ),
-            data,
-            operator,
-        )
-        await stub.PublishRelease(
-            dpb.PublishReleaseRequest(release_id=uploaded.release.id), timeout=10, metadata=operator
-        )
+    uploaded = await _published(
+        cluster,
+        dpb.UploadHeader(
+            application_id="password_manager",
+            version=uploaded_version,
+            channel=dpb.CHANNEL_BETA,
+            platform=dpb.PLATFORM_LINUX,
+            file_name="kabinet-passwords.deb",
+            sha256=hashlib.sha256(data).hexdigest(),
+        ),
+        data,
+    )
     published = await _events(
         cluster, "distribution.release.published", uploaded.release.id, events_pb2.ReleasePublished
     )
@@ -463,25 +470,18 @@ async def test_an_installer_missing_from_the_store_is_a_clean_404(
     _, auth = await subscriber(cluster, http, "premium")
     data = uuid.uuid4().bytes * 64
     version = f"0.{uuid.uuid4().int % 1000}.1"
-    operator = await cluster.operator_metadata()
-    async with grpc.aio.insecure_channel(cluster.common.addresses.distribution) as channel:
-        stub = distribution_pb2_grpc.DistributionServiceStub(channel)
-        uploaded = await _upload(
-            stub,
-            dpb.UploadHeader(
-                application_id="security_premium",
-                version=version,
-                channel=dpb.CHANNEL_BETA,
-                platform=dpb.PLATFORM_MACOS,
-                file_name="kabinet-total.dmg",
-                sha256=hashlib.sha256(data).hexdigest(),
-            ),
-            data,
-            operator,
-        )
-        await stub.PublishRelease(
-            dpb.PublishReleaseRequest(release_id=uploaded.release.id), timeout=10, metadata=operator
-        )
+    uploaded = await _published(
+        cluster,
+        dpb.UploadHeader(
+            application_id="security_premium",
+            version=version,
+            channel=dpb.CHANNEL_BETA,
+            platform=dpb.PLATFORM_MACOS,
+            file_name="kabinet-total.dmg",
+            sha256=hashlib.sha256(data).hexdigest(),
+        ),
+        data,
+    )
     url = await _link(http, auth, uploaded.artifact.id)
     objects = Path(cluster.environ["KABINET_OBJECTSTORE_DIR"]) / "objects"
     [stored] = [

@@ -20,13 +20,13 @@ import pytest
 from gateway.auth import ACCESS_COOKIE
 from kabinet.db import create_pool
 from kabinet.identity.v1 import events_pb2
+from kabinet.testing.accounts import PASSWORD, activated_account
 from kabinet.testing.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 
 PROVIDERS = ("google", "apple", "facebook", "yandex", "vk")
 OIDC = ("google", "apple")
-PASSWORD = "Vesna-Kuku-2024"
 BINDING = "__Host-kabinet_sf_{provider}"
 
 
@@ -134,20 +134,7 @@ async def _account(http: httpx.AsyncClient, access_token: str) -> dict[str, obje
 
 async def _password_account(cluster: Cluster, http: httpx.AsyncClient, email: str) -> str:
     """An activated password account; its access token."""
-    registered = await http.post(
-        "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "language": "en"}
-    )
-    assert registered.status_code == 202
-    message = await cluster.mailbox.wait_for(
-        email, lambda m: any("/activate?" in link for link in m.links), timeout=15
-    )
-    link = next(link for link in message.links if "/activate?" in link)
-    token = parse_qs(urlsplit(link).query)["token"][0]
-    assert (await http.post("/api/v1/auth/activate", json={"token": token})).status_code == 200
-    login = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert login.status_code == 200
-    access: str = login.json()["access_token"]
-    return access
+    return await activated_account(http, cluster.mailbox, email, PASSWORD)
 
 
 async def _start_link(http: httpx.AsyncClient, provider: str, access_token: str) -> Started:

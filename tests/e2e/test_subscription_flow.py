@@ -2,51 +2,14 @@
 activation code (issued over the IssueCodes RPC), sees the subscription and its entitlements, and
 a code with a wrong check character is refused with its code."""
 
-import uuid
-from urllib.parse import parse_qs, urlsplit
-
-import grpc
 import httpx
 import pytest
 
-from kabinet.subscription.v1 import subscription_pb2 as pb
-from kabinet.subscription.v1 import subscription_pb2_grpc
+from kabinet.testing.accounts import issue_codes, signed_in
 from kabinet.testing.cluster import Cluster
 from subscription.domain import codes
 
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "Vesna-Kuku-2024"
-
-
-async def _signed_in(cluster: Cluster, http: httpx.AsyncClient) -> dict[str, str]:
-    """Register, activate from the emailed link and sign in: the bearer header."""
-    email = f"sub-{uuid.uuid4().hex[:8]}@example.com"
-    registered = await http.post(
-        "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "language": "en"}
-    )
-    assert registered.status_code == 202
-    message = await cluster.mailbox.wait_for(
-        email, lambda m: any("/activate?" in link for link in m.links), timeout=15
-    )
-    link = next(link for link in message.links if "/activate?" in link)
-    token = parse_qs(urlsplit(link).query)["token"][0]
-    assert (await http.post("/api/v1/auth/activate", json={"token": token})).status_code == 200
-    login = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert login.status_code == 200
-    return {"authorization": f"Bearer {login.json()['access_token']}"}
-
-
-async def _issue(cluster: Cluster, plan: str, devices: int, term: int, count: int) -> list[str]:
-    """Codes made the way operators make them: the IssueCodes RPC."""
-    async with grpc.aio.insecure_channel(cluster.common.addresses.subscription) as channel:
-        stub = subscription_pb2_grpc.SubscriptionServiceStub(channel)
-        reply = await stub.IssueCodes(
-            pb.IssueCodesRequest(plan_id=plan, devices=devices, term_months=term, count=count),
-            timeout=10,
-            metadata=await cluster.operator_metadata(),
-        )
-    return list(reply.codes)
 
 
 async def test_plans_are_public_with_regional_prices(http: httpx.AsyncClient) -> None:
@@ -66,14 +29,15 @@ async def test_signed_out_callers_are_asked_to_sign_in(http: httpx.AsyncClient) 
         assert reply.json()["code"] == "auth.required"
     refused = await http.post("/api/v1/subscriptions/codes", json={"code": "x"})
     assert refused.status_code == 401
+    assert refused.json()["code"] == "auth.required"
 
 
 async def test_add_a_code_then_see_the_subscription_and_entitlements_then_renew(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    auth = await _signed_in(cluster, http)
+    _, auth = await signed_in(cluster, http, "sub")
     assert (await http.get("/api/v1/subscriptions", headers=auth)).json() == []
-    first, second = await _issue(cluster, "premium", 3, 12, 2)
+    first, second = await issue_codes(cluster, "premium", devices=3, term_months=12, count=2)
 
     added = await http.post(
         "/api/v1/subscriptions/codes", json={"code": first.lower()}, headers=auth
@@ -102,7 +66,7 @@ async def test_add_a_code_then_see_the_subscription_and_entitlements_then_renew(
 
     used = await http.post("/api/v1/subscriptions/codes", json={"code": first}, headers=auth)
     assert used.status_code == 200  # the same account again: the same subscription
-    someone_else = await _signed_in(cluster, http)
+    _, someone_else = await signed_in(cluster, http, "sub")
     taken = await http.post(
         "/api/v1/subscriptions/codes", json={"code": first}, headers=someone_else
     )
@@ -113,8 +77,8 @@ async def test_add_a_code_then_see_the_subscription_and_entitlements_then_renew(
 async def test_a_wrong_check_character_is_refused_with_its_code(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    auth = await _signed_in(cluster, http)
-    [code] = await _issue(cluster, "standard", 1, 12, 1)
+    _, auth = await signed_in(cluster, http, "sub")
+    [code] = await issue_codes(cluster, "standard", devices=1, term_months=12)
     last = codes.ALPHABET[(codes.ALPHABET.index(code[-1]) + 1) % len(codes.ALPHABET)]
     typo = code[:-1] + last
     refused = await http.post(

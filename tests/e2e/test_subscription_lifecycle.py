@@ -7,7 +7,6 @@ import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
@@ -20,48 +19,13 @@ from kabinet.db import create_pool
 from kabinet.events import headers
 from kabinet.identity.v1 import events_pb2 as identity_events
 from kabinet.subscription.v1 import events_pb2
+from kabinet.testing.accounts import paid, signed_in
 from kabinet.testing.cluster import Cluster
 from subscription.app import wire
 from subscription.config import SubscriptionSettings
 from subscription.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "Vesna-Kuku-2024"
-APPROVED = "4242424242424242"
-
-
-async def _signed_in(cluster: Cluster, http: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
-    email = f"life-{uuid.uuid4().hex[:8]}@example.com"
-    registered = await http.post(
-        "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "language": "en"}
-    )
-    assert registered.status_code == 202
-    message = await cluster.mailbox.wait_for(
-        email, lambda m: any("/activate?" in link for link in m.links), timeout=15
-    )
-    link = next(link for link in message.links if "/activate?" in link)
-    token = parse_qs(urlsplit(link).query)["token"][0]
-    assert (await http.post("/api/v1/auth/activate", json={"token": token})).status_code == 200
-    login = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert login.status_code == 200
-    return email, {"authorization": f"Bearer {login.json()['access_token']}"}
-
-
-async def _paid(http: httpx.AsyncClient, reply: httpx.Response) -> dict[str, object]:
-    """Pay an order on the PSP's page and wait until it is completed."""
-    assert reply.status_code == 201, reply.text
-    order = reply.json()
-    async with httpx.AsyncClient(timeout=10) as browser:
-        paid = await browser.post(order["payment_url"], data={"card_number": APPROVED})
-    assert paid.status_code == 303
-    deadline = time.monotonic() + 20
-    while True:
-        now = (await http.get(f"/api/v1/orders/{order['id']}")).json()
-        if now["status"] == "completed":
-            return dict(now)
-        assert time.monotonic() < deadline, now
-        await asyncio.sleep(0.1)
 
 
 async def _bought(
@@ -78,7 +42,7 @@ async def _bought(
         },
         headers={**auth, "idempotency-key": uuid.uuid4().hex},
     )
-    order = await _paid(http, reply)
+    order = await paid(http, reply)
     [sub] = [
         s
         for s in (await http.get("/api/v1/subscriptions", headers=auth)).json()
@@ -90,7 +54,7 @@ async def _bought(
 async def test_a_renewal_purchase_extends_the_end_and_auto_renewal_switches_on(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    email, auth = await _signed_in(cluster, http)
+    email, auth = await signed_in(cluster, http, "life")
     sub = await _bought(http, email, auth)
     assert not sub["auto_renew"]
     renewal = await http.post(
@@ -98,7 +62,7 @@ async def test_a_renewal_purchase_extends_the_end_and_auto_renewal_switches_on(
         json={"term_months": 12, "region": "RU"},
         headers={**auth, "idempotency-key": uuid.uuid4().hex},
     )
-    await _paid(http, renewal)
+    await paid(http, renewal)
     [renewed] = (await http.get("/api/v1/subscriptions", headers=auth)).json()
     assert renewed["id"] == sub["id"]
     assert int(renewed["ends_at"][:4]) == int(str(sub["ends_at"])[:4]) + 1
@@ -110,7 +74,7 @@ async def test_a_renewal_purchase_extends_the_end_and_auto_renewal_switches_on(
     )
     assert on.status_code == 200
     assert on.json()["auto_renew"]
-    _, stranger = await _signed_in(cluster, http)
+    _, stranger = await signed_in(cluster, http, "life")
     theirs = await http.put(
         f"/api/v1/subscriptions/{sub['id']}/auto-renew",
         json={"auto_renew": False},
@@ -122,7 +86,7 @@ async def test_a_renewal_purchase_extends_the_end_and_auto_renewal_switches_on(
 async def test_the_seat_limit_holds_over_the_api_and_from_device_events(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    email, auth = await _signed_in(cluster, http)
+    email, auth = await signed_in(cluster, http, "life")
     sub = await _bought(http, email, auth, devices=3)
     devices = f"/api/v1/subscriptions/{sub['id']}/devices"
     for n in range(2):
@@ -227,7 +191,7 @@ class MovableClock:
 async def test_two_schedulers_send_each_reminder_once_and_expire_after_the_grace(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    email, auth = await _signed_in(cluster, http)
+    email, auth = await signed_in(cluster, http, "life")
     sub = await _bought(http, email, auth)
     settings = load_settings(SubscriptionSettings, cluster.environ)
     pool = await create_pool(settings.common.database_url, "subscription", min_size=1, max_size=4)
@@ -291,7 +255,7 @@ def _reminders(cluster: Cluster, email: str) -> list[str]:
 async def test_automatic_renewal_charges_the_saved_card_through_the_psp(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    email, auth = await _signed_in(cluster, http)
+    email, auth = await signed_in(cluster, http, "life")
     sub = await _bought(http, email, auth)
     on = await http.put(
         f"/api/v1/subscriptions/{sub['id']}/auto-renew", json={"auto_renew": True}, headers=auth

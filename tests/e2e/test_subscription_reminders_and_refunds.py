@@ -6,7 +6,6 @@ import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import grpc
@@ -18,6 +17,7 @@ from kabinet.db import create_pool
 from kabinet.devstack.ports import free_port
 from kabinet.subscription.v1 import events_pb2, subscription_pb2_grpc
 from kabinet.subscription.v1 import subscription_pb2 as pb
+from kabinet.testing.accounts import issue_codes, paid, signed_in
 from kabinet.testing.cluster import Cluster
 from subscription.accounts import IdentityAccounts
 from subscription.app import wire
@@ -26,28 +26,6 @@ from subscription.domain.reminders import AccountsUnavailableError
 from subscription.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "Vesna-Kuku-2024"
-APPROVED = "4242424242424242"
-
-
-async def _signed_in(
-    cluster: Cluster, http: httpx.AsyncClient, language: str = "en"
-) -> tuple[str, dict[str, str]]:
-    email = f"rem-{uuid.uuid4().hex[:8]}@example.com"
-    registered = await http.post(
-        "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "language": language}
-    )
-    assert registered.status_code == 202
-    message = await cluster.mailbox.wait_for(
-        email, lambda m: any("/activate?" in link for link in m.links), timeout=15
-    )
-    link = next(link for link in message.links if "/activate?" in link)
-    token = parse_qs(urlsplit(link).query)["token"][0]
-    assert (await http.post("/api/v1/auth/activate", json={"token": token})).status_code == 200
-    login = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert login.status_code == 200
-    return email, {"authorization": f"Bearer {login.json()['access_token']}"}
 
 
 async def _subscription_stub(
@@ -58,16 +36,8 @@ async def _subscription_stub(
 
 
 async def _redeemed(cluster: Cluster, http: httpx.AsyncClient, auth: dict[str, str]) -> dict:
-    channel, stub = await _subscription_stub(cluster)
-    async with channel:
-        reply = await stub.IssueCodes(
-            pb.IssueCodesRequest(plan_id="plus", devices=3, term_months=12, count=1),
-            timeout=10,
-            metadata=await cluster.operator_metadata(),
-        )
-    added = await http.post(
-        "/api/v1/subscriptions/codes", json={"code": reply.codes[0]}, headers=auth
-    )
+    [code] = await issue_codes(cluster, "plus", devices=3, term_months=12)
+    added = await http.post("/api/v1/subscriptions/codes", json={"code": code}, headers=auth)
     assert added.status_code in (200, 201), added.text
     [sub] = (await http.get("/api/v1/subscriptions", headers=auth)).json()
     return dict(sub)
@@ -88,7 +58,7 @@ def _reminders(cluster: Cluster, email: str) -> list[str]:
 async def test_a_code_activated_subscription_gets_each_reminder_once_in_the_owners_language(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    email, auth = await _signed_in(cluster, http, language="ru")
+    email, auth = await signed_in(cluster, http, "rem", language="ru")
     sub = await _redeemed(cluster, http, auth)
     settings = load_settings(SubscriptionSettings, cluster.environ)
     pool = await create_pool(settings.common.database_url, "subscription", min_size=1, max_size=4)
@@ -133,7 +103,7 @@ async def test_a_code_activated_subscription_gets_each_reminder_once_in_the_owne
 async def test_the_owner_is_asked_from_identity_with_a_deadline(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    email, auth = await _signed_in(cluster, http, language="ru")
+    email, auth = await signed_in(cluster, http, "rem", language="ru")
     account_id = (await http.get("/api/v1/account", headers=auth)).json()["id"]
     accounts = IdentityAccounts(cluster.common.addresses.identity, 5.0)
     mine, nobody_there = uuid.UUID(account_id), uuid.uuid4()
@@ -155,16 +125,7 @@ async def _bought(http: httpx.AsyncClient, email: str, auth: dict[str, str]) -> 
         json={"plan_id": "plus", "term_months": 12, "devices": 3, "email": email, "region": "RU"},
         headers={**auth, "idempotency-key": uuid.uuid4().hex},
     )
-    assert reply.status_code == 201, reply.text
-    order = reply.json()
-    async with httpx.AsyncClient(timeout=10) as browser:
-        paid = await browser.post(order["payment_url"], data={"card_number": APPROVED})
-    assert paid.status_code == 303
-    deadline = time.monotonic() + 20
-    while (await http.get(f"/api/v1/orders/{order['id']}")).json()["status"] != "completed":
-        assert time.monotonic() < deadline, "the order did not complete"
-        await asyncio.sleep(0.1)
-    return dict(order)
+    return await paid(http, reply)
 
 
 async def _refund(cluster: Cluster, subscription_id: str) -> pb.RefundSubscriptionResponse:
@@ -181,7 +142,7 @@ async def _refund(cluster: Cluster, subscription_id: str) -> pb.RefundSubscripti
 async def test_a_refund_returns_the_money_at_the_provider_once_and_stops_the_subscription(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    email, auth = await _signed_in(cluster, http)
+    email, auth = await signed_in(cluster, http, "rem")
     order = await _bought(http, email, auth)
     [sub] = (await http.get("/api/v1/subscriptions", headers=auth)).json()
     taken = await http.post(
@@ -262,7 +223,7 @@ async def test_a_refund_returns_the_money_at_the_provider_once_and_stops_the_sub
 async def test_refunding_a_code_activated_subscription_changes_its_status_only(
     cluster: Cluster, http: httpx.AsyncClient
 ) -> None:
-    _, auth = await _signed_in(cluster, http)
+    _, auth = await signed_in(cluster, http, "rem")
     sub = await _redeemed(cluster, http, auth)
     psp = cluster.psp
     assert psp is not None

@@ -7,7 +7,6 @@ one in the queue; oversized and disguised attachments are refused."""
 import asyncio
 import uuid
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import grpc
 import httpx
@@ -15,13 +14,12 @@ import pytest
 
 from kabinet import admin
 from kabinet.identity.v1 import identity_pb2, identity_pb2_grpc
-from kabinet.subscription.v1 import subscription_pb2, subscription_pb2_grpc
 from kabinet.support.v1 import support_pb2, support_pb2_grpc
+from kabinet.testing.accounts import PASSWORD, issue_codes, signed_in
 from kabinet.testing.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "Vesna-Kuku-2024"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + bytes(64)
 
@@ -39,18 +37,7 @@ async def _sign_in(http: httpx.AsyncClient, email: str) -> dict[str, str]:
 
 
 async def _person(cluster: Cluster, http: httpx.AsyncClient, name: str) -> Person:
-    email = f"{name}-{uuid.uuid4().hex[:8]}@example.com"
-    registered = await http.post(
-        "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "language": "en"}
-    )
-    assert registered.status_code == 202
-    message = await cluster.mailbox.wait_for(
-        email, lambda m: any("/activate?" in link for link in m.links), timeout=15
-    )
-    link = next(link for link in message.links if "/activate?" in link)
-    token = parse_qs(urlsplit(link).query)["token"][0]
-    assert (await http.post("/api/v1/auth/activate", json={"token": token})).status_code == 200
-    return Person(email, await _sign_in(http, email))
+    return Person(*await signed_in(cluster, http, name))
 
 
 async def _grant_agent(cluster: Cluster, email: str) -> None:
@@ -75,16 +62,8 @@ async def _agent(cluster: Cluster, http: httpx.AsyncClient) -> Person:
 
 
 async def _subscribe(cluster: Cluster, http: httpx.AsyncClient, who: Person, plan: str) -> None:
-    async with grpc.aio.insecure_channel(cluster.common.addresses.subscription) as channel:
-        stub = subscription_pb2_grpc.SubscriptionServiceStub(channel)
-        issued = await stub.IssueCodes(
-            subscription_pb2.IssueCodesRequest(plan_id=plan, devices=1, term_months=12, count=1),
-            timeout=10,
-            metadata=await cluster.operator_metadata(),
-        )
-    redeemed = await http.post(
-        "/api/v1/subscriptions/codes", json={"code": issued.codes[0]}, headers=who.auth
-    )
+    [code] = await issue_codes(cluster, plan, devices=1, term_months=12)
+    redeemed = await http.post("/api/v1/subscriptions/codes", json={"code": code}, headers=who.auth)
     assert redeemed.status_code == 200, redeemed.text
 
 

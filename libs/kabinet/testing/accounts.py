@@ -3,6 +3,8 @@ link and sign in through the gateway; subscriptions from codes issued over Issue
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,6 +18,7 @@ from kabinet.subscription.v1 import subscription_pb2_grpc
 from kabinet.testing.cluster import Cluster
 
 PASSWORD = "Vesna-Kuku-2024"  # noqa: S105 - the test accounts' password
+APPROVED_CARD = "4242424242424242"  # the sandbox PSP approves it
 
 
 async def activated_account(
@@ -40,11 +43,11 @@ async def activated_account(
 
 
 async def signed_in(
-    cluster: Cluster, http: httpx.AsyncClient, prefix: str = "user"
+    cluster: Cluster, http: httpx.AsyncClient, prefix: str = "user", language: str = "en"
 ) -> tuple[str, dict[str, str]]:
-    """A new active account: its email and the bearer header."""
+    """A new active account (in ``language``): its email and the bearer header."""
     email = f"{prefix}-{uuid.uuid4().hex[:8]}@example.com"
-    access = await activated_account(http, cluster.mailbox, email, PASSWORD)
+    access = await activated_account(http, cluster.mailbox, email, PASSWORD, language)
     return email, {"authorization": f"Bearer {access}"}
 
 
@@ -73,3 +76,20 @@ async def subscriber(
     added = await http.post("/api/v1/subscriptions/codes", json={"code": code}, headers=auth)
     assert added.status_code == 200, added.text
     return email, auth
+
+
+async def paid(http: httpx.AsyncClient, reply: httpx.Response) -> dict[str, Any]:
+    """Pay the order ``reply`` created (a purchase or a renewal) with the approved card on the
+    PSP's page; the order once it is completed (fails if it is not within 20 s)."""
+    assert reply.status_code == 201, reply.text
+    order = reply.json()
+    async with httpx.AsyncClient(timeout=10) as browser:
+        payment = await browser.post(order["payment_url"], data={"card_number": APPROVED_CARD})
+    assert payment.status_code == 303, payment.text
+    deadline = time.monotonic() + 20
+    while True:
+        now: dict[str, Any] = (await http.get(f"/api/v1/orders/{order['id']}")).json()
+        if now["status"] == "completed":
+            return now
+        assert time.monotonic() < deadline, f"the order did not complete: {now}"
+        await asyncio.sleep(0.1)
