@@ -14,7 +14,7 @@ one, so that it does not take the service's core.
   product backend asks about its caller's token on each request: the most calls per second with
   32 in flight, and p50/p99 at a steady 3,000 calls per second, or at 80% of the most it took
   when that is less (goal: 3,000/s with p99 at most 5 ms). This process does not collect
-  garbage while it times these calls (see ``_collector_paused``).
+  garbage while it times these calls (see ``bench.common.collector_paused``).
 
 Run with ``python -m bench.signin``.
 """
@@ -22,14 +22,12 @@ Run with ``python -m bench.signin``.
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +37,7 @@ import grpc
 from bench.common import (
     Row,
     closed_loop,
+    collector_paused,
     latency_row,
     paced,
     pinned,
@@ -86,23 +85,6 @@ def _bare_verify(cpu: int, count: int) -> Row:
         elapsed = time.perf_counter() - started
     name = f"bare argon2id verify (m={params.memory_kib} t={params.time_cost} p=1), 1 core"
     return latency_row(name, latencies, elapsed)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No garbage collection in this process within the block; one full collection before it.
-
-    The client imports the identity package, and a full collection of its heap pauses it for
-    10 to 20 ms, which the calls in flight would be charged with as if the service had been
-    slow (over a 5 s run that moved the p99 by 1 to 2 ms). ``timeit`` pauses the collector for
-    the same reason.
-    """
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 async def _wait_serving(
@@ -158,7 +140,7 @@ async def _client_measures(address: str, mailbox: Mailbox, service: Any, log: Pa
             return stub.ValidateToken(request, timeout=5)
 
         await closed_loop(validate, count=2_000, concurrency=16)
-        with _collector_paused():
+        with collector_paused():
             latencies, elapsed = await closed_loop(
                 validate, count=int(VALIDATE_RATE * VALIDATE_SECONDS), concurrency=32
             )
@@ -166,7 +148,7 @@ async def _client_measures(address: str, mailbox: Mailbox, service: Any, log: Pa
         rows.append(most)
         # p99 at the goal's rate when the service can take it, else at 80% of what it took.
         rate = min(VALIDATE_RATE, round(0.8 * most["per_s"], -2))
-        with _collector_paused():
+        with collector_paused():
             latencies, elapsed, failures = await paced(
                 validate, rate=rate, seconds=VALIDATE_SECONDS
             )

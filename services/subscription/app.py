@@ -116,7 +116,7 @@ async def serve(
     ``callers`` replaces the caller check (tests without identity bring their own keys)."""
     plans = read_seed(seed_path(settings))
     async with ServiceHost("subscription", settings.common, migrations=MIGRATIONS) as host:
-        store = PostgresStore(host.pool)
+        store = PostgresStore(host.pool, host.schema, kept=settings.entitlement_cache)
         w = wire(store, settings, clock)
         await w.core.seed_plans(plans)
         host.consume(
@@ -132,6 +132,7 @@ async def serve(
             handler=device_handler(w.seats),
         )
         halt = asyncio.Event()
+        store.start()
         scheduler = None
         if settings.schedule.interval > 0:
             scheduler = asyncio.create_task(

@@ -82,6 +82,12 @@ class SubscriptionSettings:
         "",
         "plans catalog file loaded at start-up (empty: services/subscription/seed/plans.json)",
     )
+    entitlement_cache: int = setting(
+        "KABINET_SUBSCRIPTION_ENTITLEMENT_CACHE",
+        100_000,
+        "entitlement answers each replica keeps in memory, kept exact by NOTIFY (0: ask the"
+        " database every time)",
+    )
     redeem: RedeemSettings = RedeemSettings()
     payments: PaymentSettings = PaymentSettings()
     schedule: ScheduleSettings = ScheduleSettings()

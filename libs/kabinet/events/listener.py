@@ -36,6 +36,7 @@ class PgListener:
         keepalive: float = 5.0,
         retry_max_delay: float = 5.0,
         on_payload: Callable[[str], bool] | None = None,
+        on_established: Callable[[], None] | None = None,
     ) -> None:
         self.pool = pool
         self.channel = channel
@@ -43,7 +44,10 @@ class PgListener:
         self.keepalive = keepalive
         self.retry_max_delay = retry_max_delay
         self.on_payload = on_payload
+        self.on_established = on_established
         self.established = 0
+        # True while notifications are being heard; what was sent while False is lost.
+        self.listening = False
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         if self.on_payload is None or self.on_payload(payload):
@@ -72,6 +76,7 @@ class PgListener:
         lost = asyncio.Event()
 
         def on_termination(_conn: object) -> None:
+            self.listening = False
             lost.set()
 
         conn = await self.pool.acquire()
@@ -79,6 +84,9 @@ class PgListener:
             conn.add_termination_listener(on_termination)
             await conn.add_listener(self.channel, self._notified)
             self.established += 1
+            self.listening = True
+            if self.on_established is not None:
+                self.on_established()
             log.info("listening", extra={"channel": self.channel})
             self.wake.set()
             while not lost.is_set():
@@ -88,6 +96,7 @@ class PgListener:
                     await conn.execute("SELECT 1", timeout=self.keepalive)
             raise ConnectionError("listen connection terminated")
         finally:
+            self.listening = False
             if not is_broken(conn):
                 conn.remove_termination_listener(on_termination)
             await self._release(conn)
