@@ -13,8 +13,8 @@ it has (``vpn``) or lacks (``parental_control``, answered with the tier that has
 Both are measured twice, each time on a service of its own: as deployed, answering from the
 entitlements it keeps in memory (``kabinet.notified_cache``), and with
 ``KABINET_SUBSCRIPTION_ENTITLEMENT_CACHE=0``, every check a query (concurrent checks share one,
-``kabinet.batching``): what checks of accounts not asked about lately cost. This process does not collect garbage while it times the calls
-(``bench.common.collector_paused``).
+``kabinet.batching``): what checks of accounts not asked about lately cost. This process does
+not collect garbage while it times the calls (``bench.common.collector_paused``).
 
 Run with ``python -m bench.entitlements``.
 """
