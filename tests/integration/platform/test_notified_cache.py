@@ -52,6 +52,13 @@ class Rows:
             value,
         )
 
+    async def write_unheard(self, group: str, value: int) -> None:
+        """Change every value of ``group`` with no notification (as if it had been lost)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("ALTER TABLE kv DISABLE TRIGGER kv_notify")
+            await conn.execute("UPDATE kv SET value = $2 WHERE grp = $1", group, value)
+            await conn.execute("ALTER TABLE kv ENABLE TRIGGER kv_notify")
+
     def cache(self, **options: Any) -> NotifiedCache[Key, str, int | None]:
         return NotifiedCache(
             self.pool,
@@ -137,10 +144,7 @@ async def test_without_a_notification_the_kept_value_stands_and_forget_drops_it(
     await _started(cache)
     try:
         assert await cache.get(("a", "x")) == 1
-        async with rows.pool.acquire() as conn, conn.transaction():
-            await conn.execute("ALTER TABLE kv DISABLE TRIGGER kv_notify")
-            await conn.execute("UPDATE kv SET value = 5 WHERE grp = 'a'")
-            await conn.execute("ALTER TABLE kv ENABLE TRIGGER kv_notify")
+        await rows.write_unheard("a", 5)
         await asyncio.sleep(0.2)
         assert await cache.get(("a", "x")) == 1  # answered from memory: nobody said it changed
         cache.forget("a")  # what the writing replica does right after its commit
@@ -162,10 +166,7 @@ async def test_nothing_is_served_from_memory_while_not_listening_and_all_is_drop
         await _started(cache)
         assert await cache.get(("a", "x")) == 1
         # A change whose notification is lost (sent while nobody listened, here: never sent).
-        async with rows.pool.acquire() as conn, conn.transaction():
-            await conn.execute("ALTER TABLE kv DISABLE TRIGGER kv_notify")
-            await conn.execute("UPDATE kv SET value = 7 WHERE grp = 'a'")
-            await conn.execute("ALTER TABLE kv ENABLE TRIGGER kv_notify")
+        await rows.write_unheard("a", 7)
         terminated = await rows.pool.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
             " WHERE query LIKE 'LISTEN%' AND query LIKE $1",
