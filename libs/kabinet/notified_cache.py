@@ -50,7 +50,7 @@ class NotifiedCache(Generic[K, G, V]):
         *,
         group_of: Callable[[K], G],
         group_named: Callable[[str], G | None],
-        max_entries: int = 100_000,
+        max_entries: int,
         max_age: float = 300.0,
     ) -> None:
         self._loads: QueryBatcher[K, V] = QueryBatcher(pool, load, min_interval=0.0)
@@ -59,7 +59,7 @@ class NotifiedCache(Generic[K, G, V]):
         self._max_entries = max_entries
         self._max_age = max_age
         self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
-        self._groups: dict[G, set[K]] = {}
+        self._groups: dict[G, list[K]] = {}  # a group's kept keys (a list: few, and smaller)
         # Grows with every drop: a load that saw it change may predate the change.
         self._drops = 0
         self._listener = PgListener(
@@ -117,14 +117,15 @@ class NotifiedCache(Generic[K, G, V]):
         return value
 
     def _keep(self, key: K, now: float, value: V) -> None:
+        if key not in self._entries:
+            self._groups.setdefault(self._group_of(key), []).append(key)
         self._entries[key] = (now, value)
         self._entries.move_to_end(key)
-        self._groups.setdefault(self._group_of(key), set()).add(key)
         if len(self._entries) > self._max_entries:
             oldest, _ = self._entries.popitem(last=False)
             group = self._group_of(oldest)
             keys = self._groups[group]
-            keys.discard(oldest)
+            keys.remove(oldest)
             if not keys:
                 del self._groups[group]
 

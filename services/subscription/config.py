@@ -84,9 +84,9 @@ class SubscriptionSettings:
     )
     entitlement_cache: int = setting(
         "KABINET_SUBSCRIPTION_ENTITLEMENT_CACHE",
-        100_000,
-        "entitlement answers each replica keeps in memory, kept exact by NOTIFY (0: ask the"
-        " database every time)",
+        50_000,
+        "entitlement answers each replica keeps in memory, about 450 bytes each, kept exact by"
+        " NOTIFY (0: ask the database every time)",
     )
     redeem: RedeemSettings = RedeemSettings()
     payments: PaymentSettings = PaymentSettings()

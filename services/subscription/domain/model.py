@@ -156,7 +156,7 @@ class IssuedCode:
     renewal: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entitlement:
     """One feature an account may use, through which subscription, until when."""
 

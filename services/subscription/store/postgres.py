@@ -66,7 +66,7 @@ _CHECK_MANY = (
 Question = tuple[uuid.UUID, str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KnownEntitlement:
     """What the read model says of one (account, feature), whatever the time: the account's
     entitlement row and the cheapest tier on sale that has the feature."""
@@ -142,7 +142,7 @@ class PostgresStore(UnitsOfWork["PostgresTransaction"]):
     entitlements drops them here as soon as it commits."""
 
     def __init__(
-        self, pool: asyncpg.Pool, schema: str = "subscription", *, kept: int = 100_000
+        self, pool: asyncpg.Pool, schema: str = "subscription", *, kept: int = 50_000
     ) -> None:
         super().__init__(pool, PostgresTransaction)
         self._kept = kept

@@ -8,7 +8,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 import pytest
@@ -59,14 +58,14 @@ class Rows:
             await conn.execute("UPDATE kv SET value = $2 WHERE grp = $1", group, value)
             await conn.execute("ALTER TABLE kv ENABLE TRIGGER kv_notify")
 
-    def cache(self, **options: Any) -> NotifiedCache[Key, str, int | None]:
+    def cache(self, max_entries: int = 1000) -> NotifiedCache[Key, str, int | None]:
         return NotifiedCache(
             self.pool,
             self.channel,
             self.load,
             group_of=lambda key: key[0],
             group_named=lambda payload: payload or None,
-            **options,
+            max_entries=max_entries,
         )
 
 
