@@ -4,7 +4,7 @@ A hot read path (subscription's CheckEntitlement) answers from memory instead of
 the database. The database keeps it exact: a trigger NOTIFYs ``channel`` with the group of every
 changed row (say, the account) in the transaction that changes it (``*`` for a change that touches
 every group), so each replica hears of a change right after its commit and drops every key of that
-group (``group_of`` tells a key's group; by default a key is its own group).
+group (``group_of`` tells a key's group, ``group_named`` reads one from a notification).
 
 * The replica that made a change drops the group itself right after its commit (``forget``), so
   it reads its own writes at once; other replicas lag by the notification's trip (milliseconds).
@@ -14,7 +14,9 @@ group (``group_of`` tells a key's group; by default a key is its own group).
 * An entry is read again after ``max_age`` seconds, and at most ``max_entries`` are kept (the least
   recently used go first).
 
-Misses are loaded by a :class:`kabinet.batching.QueryBatcher`: concurrent misses share a query.
+Misses are loaded by a :class:`kabinet.batching.QueryBatcher`: concurrent misses share a query,
+which starts one loop turn after the first miss waiting for it (no minimum interval: at 2,000
+checks a second, 1 ms apart doubled the p50 of entitlement checks).
 """
 
 from __future__ import annotations
@@ -70,8 +72,6 @@ class NotifiedCache(Generic[K, G, V]):
             on_established=self.clear,
         )
         self._listening: asyncio.Task[None] | None = None
-        self.hits = 0
-        self.loads = 0
 
     @property
     def listening(self) -> bool:
@@ -107,9 +107,7 @@ class NotifiedCache(Generic[K, G, V]):
             entry = self._entries.get(key)
             if entry is not None and now - entry[0] < self._max_age:
                 self._entries.move_to_end(key)
-                self.hits += 1
                 return entry[1]
-        self.loads += 1
         drops = self._drops
         value = await self._loads.ask(key)
         if self._listener.listening and drops == self._drops:

@@ -9,9 +9,11 @@ import time
 import uuid
 from typing import Any
 
+import grpc
 import pytest
 
 from kabinet.devstack.postgres import EmbeddedPostgres
+from kabinet.subscription.v1 import admin_pb2, admin_pb2_grpc
 from kabinet.subscription.v1 import subscription_pb2 as pb
 
 pytestmark = pytest.mark.integration
@@ -67,4 +69,39 @@ async def test_a_redemption_through_one_replica_reaches_the_others_answers(
         deadline = time.monotonic() + 5
         while await _entitled(one, owner):
             assert time.monotonic() < deadline, "replica one kept the cancelled entitlement"
+            await asyncio.sleep(0.01)
+
+
+async def _required_tier(replica: Any, account: str) -> int:
+    answer = await replica.stub.CheckEntitlement(
+        pb.CheckEntitlementRequest(account_id=account, feature="parental_control"), timeout=5
+    )
+    return int(answer.required_tier)
+
+
+async def test_a_plan_taken_off_sale_changes_the_tier_every_replica_names(
+    start_subscription, postgres: EmbeddedPostgres
+) -> None:
+    database = f"subscription_{uuid.uuid4().hex[:10]}"
+    postgres.create_database(database)
+    async with (
+        start_subscription(database=database) as one,
+        start_subscription(database=database) as two,
+    ):
+        account = str(uuid.uuid4())
+        assert await _required_tier(one, account) == pb.TIER_PREMIUM
+        assert await _required_tier(two, account) == pb.TIER_PREMIUM
+        async with grpc.aio.insecure_channel(one.settings.common.addresses.subscription) as ch:
+            admin = admin_pb2_grpc.SubscriptionAdminServiceStub(ch)
+            await admin.SetPlanOnSale(
+                admin_pb2.SetPlanOnSaleRequest(plan_id="premium", on_sale=False),
+                timeout=5,
+                metadata=one.operator.metadata(),
+            )
+        # No plan on sale has the feature now: no tier is named, at once by the replica that
+        # changed the plan, within moments by the other.
+        assert await _required_tier(one, account) == pb.TIER_UNSPECIFIED
+        deadline = time.monotonic() + 5
+        while await _required_tier(two, account) != pb.TIER_UNSPECIFIED:
+            assert time.monotonic() < deadline, "replica two kept naming a plan off sale"
             await asyncio.sleep(0.01)
