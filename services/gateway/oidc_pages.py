@@ -19,6 +19,7 @@ from litestar.datastructures import State
 from litestar.response import Template
 
 from gateway.edge import PAGE_CSP
+from gateway.web.quick_sign_in import offered_providers
 from gateway.web.rendering import page_language, render_page
 from gateway.web.texts import TEXTS
 from kabinet.messages import translate
@@ -77,7 +78,7 @@ def error_page(
     )
 
 
-def signin_page(
+async def signin_page(
     request: Req,
     state: State,
     return_to: str,
@@ -85,8 +86,9 @@ def signin_page(
     error: str = "",
     status: int = 200,
 ) -> Template:
-    """The sign-in form; it posts to ``/oauth2/signin`` and comes back to ``return_to`` (the
-    authorization request, which may go on to the client at once, or a device page)."""
+    """The sign-in form and the social sign-ins offered in the caller's region; either comes back
+    to ``return_to`` (the authorization request, which may go on to the client at once, or a
+    device page): the form posts to ``/oauth2/signin``, a provider's button starts its flow."""
     return _page(
         request,
         state,
@@ -99,6 +101,7 @@ def signin_page(
         return_to=return_to,
         app=app,
         error=translate(error, page_language(request)) if error else "",
+        providers=await offered_providers(request, state),
     )
 
 

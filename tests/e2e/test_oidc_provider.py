@@ -4,6 +4,8 @@ published JWKS. Then every refusal the security rules ask for, client_credential
 gRPC boundary, and the operator-only registry."""
 
 import asyncio
+import html
+import re
 import secrets
 import time
 import uuid
@@ -220,6 +222,63 @@ async def _exchange(
     if verifier:
         form["code_verifier"] = verifier
     return await http.post("/oauth2/token", data=form)
+
+
+async def test_a_person_with_only_a_social_sign_in_signs_in_to_another_site(
+    cluster: Cluster, http: httpx.AsyncClient, operator: str
+) -> None:
+    """The provider's sign-in page offers the social sign-ins too: a person whose account was
+    made by Google (no password) follows the button and comes back to the authorization
+    request, which goes on to the client."""
+    client_id = await _public_client(cluster, operator)
+    verifier = secrets.token_urlsafe(48)
+    params = {
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "response_type": "code",
+        "scope": "openid email",
+        # A client's state and nonce may be long: the way back must carry them whole.
+        "state": secrets.token_urlsafe(160),
+        "nonce": secrets.token_urlsafe(160),
+        "code_challenge": create_s256_code_challenge(verifier),
+        "code_challenge_method": "S256",
+    }
+    authorization = "/oauth2/authorize?" + urlencode(params)
+    assert len(authorization) > 512
+    browser = Browser(http)
+    page = await browser.get(authorization)
+    assert page.status_code == 200
+    assert 'action="/oauth2/signin"' in page.text
+    button = re.search(r'href="(/api/v1/auth/social/google/start\?return_to=[^"]+)"', page.text)
+    assert button is not None, "the sign-in page offers no Google button"
+    started = await browser.get(html.unescape(button.group(1)))
+    assert started.status_code == 302, started.text
+
+    email = f"social-sso-{uuid.uuid4().hex[:8]}@example.com"
+    person = {"login_as": f"g-{uuid.uuid4().hex}", "login_email": email, "login_name": "Anna"}
+    async with httpx.AsyncClient(timeout=30) as at_google:
+        consented = await at_google.get(started.headers["location"] + "&" + urlencode(person))
+    assert consented.status_code == 302, consented.text
+    callback = urlsplit(consented.headers["location"])
+    back = await browser.get(f"{callback.path}?{callback.query}")
+    assert back.status_code == 303, back.text
+    assert back.headers["location"] == cluster.gateway_url + authorization
+
+    consent = await browser.get(back.headers["location"])
+    assert 'action="/oauth2/authorize/consent"' in consent.text
+    redirect = await browser.post(
+        "/oauth2/authorize/consent",
+        {**params, "csrf": browser.cookies["__Host-kabinet_csrf"], "decision": "allow"},
+    )
+    assert redirect.status_code == 303, redirect.text
+    answer = _query(redirect.headers["location"])
+    assert answer["state"] == params["state"]
+    token = await _exchange(http, client_id, answer["code"], verifier)
+    assert token.status_code == 200, token.text
+    jwks = KeySet.import_key_set((await http.get("/.well-known/jwks.json")).json())
+    claims = jwt.decode(token.json()["id_token"], jwks, algorithms=["ES256"]).claims
+    assert claims["email"] == email
+    assert claims["nonce"] == params["nonce"]
 
 
 async def test_refusals_of_the_code_flow(

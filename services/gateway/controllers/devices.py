@@ -135,7 +135,7 @@ class DevicePageController(Controller):
         principal = await browser_principal(request, state)
         if principal is None:
             return_to = "/device" + (f"?user_code={user_code}" if user_code else "")
-            return signin_page(request, state, return_to)
+            return await signin_page(request, state, return_to)
         return device_code_page(
             request, state, user_code[:16], request.cookies.get(CSRF_COOKIE, "")
         )

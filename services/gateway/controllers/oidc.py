@@ -284,7 +284,7 @@ class OidcController(Controller):
             )
         if principal is None:
             return_to = "/oauth2/authorize?" + urlencode(params)
-            return signin_page(request, state, return_to, app=check.client_name)
+            return await signin_page(request, state, return_to, app=check.client_name)
         if check.consent_required and not consent:
             csrf = request.cookies.get(CSRF_COOKIE, "")
             return consent_page(request, state, check.client_name, list(check.scopes), params, csrf)
@@ -356,7 +356,9 @@ class OidcController(Controller):
                 )
             )
         except grpc.aio.AioRpcError as failed:
-            return signin_page(request, state, return_to, error=page_error(failed).code, status=400)
+            return await signin_page(
+                request, state, return_to, error=page_error(failed).code, status=400
+            )
         response: Response[Any] = Redirect(return_to, status_code=303, headers=NO_STORE)
         set_session_cookies(
             response,

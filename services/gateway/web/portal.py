@@ -11,8 +11,7 @@ from litestar.datastructures import Cookie, State
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from gateway.controllers.social import region_hint
-from gateway.web.quick_sign_in import sign_in_choices
+from gateway.web.quick_sign_in import offered_providers, sign_in_choices
 from gateway.web.rendering import (
     LANGUAGE_COOKIE,
     LANGUAGE_COOKIE_MAX_AGE,
@@ -23,8 +22,7 @@ from gateway.web.rendering import (
     shown_error,
     when,
 )
-from gateway.web.texts import PROVIDER_LABELS
-from kabinet.identity.v1 import federation_pb2, identity_pb2, oidc_pb2
+from kabinet.identity.v1 import identity_pb2, oidc_pb2
 from kabinet.messages import LANGUAGES
 
 
@@ -46,17 +44,6 @@ class PortalController(Controller):
     async def check_email(self, request: Request[Any, Any, Any], state: State) -> Template:
         return render_page(request, state, "check_email.html", "signup", signed_in=False)
 
-    async def _providers(
-        self, request: Request[Any, Any, Any], state: State, account_id: str = ""
-    ) -> list[str]:
-        """The social sign-ins offered to this caller (region rules decided by identity)."""
-        reply = await state.clients.federation.ListSocialProviders(
-            federation_pb2.ListSocialProvidersRequest(
-                region_hint=region_hint(request, state), account_id=account_id
-            )
-        )
-        return list(reply.providers)
-
     @get("/signin")
     async def signin(
         self,
@@ -74,11 +61,7 @@ class PortalController(Controller):
             signed_in=False,
             next=target,
             error=shown_error(error, page_language(request)),
-            providers=[
-                {"name": p, "label": PROVIDER_LABELS[p]}
-                for p in await self._providers(request, state)
-                if p in PROVIDER_LABELS
-            ],
+            providers=await offered_providers(request, state),
         )
 
     @get("/forgot-password")

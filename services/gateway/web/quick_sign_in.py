@@ -1,10 +1,12 @@
-"""Quick sign-in offered where a device was just connected: the social sign-ins this person may
-link (offered in their region and not linked yet), each started through the JSON API and coming
-back to ``return_to``."""
+"""Which social sign-ins a page offers: on the sign-in pages (the portal's, the OpenID provider's,
+the device connection's), those offered in the caller's region; and quick sign-in where a device
+was just connected: the ones this person may still link (offered and not linked yet), each
+started through the JSON API and coming back to ``return_to``."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Container, Iterable
 from typing import Any
 
 from litestar import Request
@@ -16,6 +18,22 @@ from kabinet.identity.v1 import federation_pb2, identity_pb2
 
 # Where linking started on a device page comes back to (and lands on when it fails).
 DEVICE_QUICK_PAGE = "/device/quick-sign-in"
+
+
+def _labelled(providers: Iterable[str], leaving_out: Container[str] = ()) -> list[dict[str, str]]:
+    return [
+        {"name": p, "label": PROVIDER_LABELS[p]}
+        for p in providers
+        if p in PROVIDER_LABELS and p not in leaving_out
+    ]
+
+
+async def offered_providers(request: Request[Any, Any, Any], state: State) -> list[dict[str, str]]:
+    """The social sign-ins a sign-in page offers this caller (region rules decided by identity)."""
+    reply = await state.clients.federation.ListSocialProviders(
+        federation_pb2.ListSocialProvidersRequest(region_hint=region_hint(request, state))
+    )
+    return _labelled(reply.providers)
 
 
 async def sign_in_choices(
@@ -39,12 +57,7 @@ async def sign_in_choices(
         {"name": i.provider, "label": PROVIDER_LABELS.get(i.provider, i.provider), "email": i.email}
         for i in linked_reply.identities
     ]
-    linkable = [
-        {"name": p, "label": PROVIDER_LABELS[p]}
-        for p in offered_reply.providers
-        if p in PROVIDER_LABELS and p not in linked_names
-    ]
-    return linked, linkable
+    return linked, _labelled(offered_reply.providers, leaving_out=linked_names)
 
 
 async def quick_sign_in(

@@ -50,7 +50,7 @@ from kabinet.messages import pick_language
 
 log = logging.getLogger(__name__)
 
-MAX_RETURN_TO = 512
+MAX_RETURN_TO = 2048  # an OpenID authorization request (state, nonce, PKCE) comes back too
 MAX_NAME = 100
 
 PROVIDER_UNKNOWN = "social.provider_unknown"
