@@ -435,3 +435,53 @@ async def test_kabinet_admin_grants_and_revokes_roles(
     refused = await asyncio.to_thread(admin.main, ["roles", "grant", person.email, "root"])
     assert refused == 1
     assert "INVALID_ARGUMENT" in capsys.readouterr().err
+
+
+async def test_replies_and_notes_carry_attachments_over_http(
+    cluster: Cluster, http: httpx.AsyncClient
+) -> None:
+    customer = await _person(cluster, http, "replier")
+    agent = await _agent(cluster, http)
+    opened = await _open(http, customer, "Crash log follows")
+    assert opened.status_code == 201, opened.text
+    tid = opened.json()["id"]
+    log = b"2026-12-07 12:00:01 ERROR engine: scan aborted\n" * 40
+
+    # The customer answers with a file, as the thread page's form sends it (multipart).
+    replied = await http.post(
+        f"/api/v1/support/tickets/{tid}/messages",
+        data={"body": "The log you asked for."},
+        files=[("attachments", ("engine.log", log, "text/plain"))],
+        headers=customer.auth,
+    )
+    assert replied.status_code == 201, replied.text
+    [attached] = replied.json()["message"]["attachments"]
+    assert attached["filename"] == "engine.log"
+    fetched = await http.get(attached["url"], headers=agent.auth)
+    assert fetched.status_code == 200
+    assert fetched.content == log
+
+    # An agent's internal note may carry a file too; the customer sees neither.
+    noted = await http.post(
+        f"/api/v1/support/tickets/{tid}/notes",
+        data={"body": "Same trace as the known issue."},
+        files=[("attachments", ("trace.png", PNG, "image/png"))],
+        headers=agent.auth,
+    )
+    assert noted.status_code == 201, noted.text
+    [note_file] = noted.json()["message"]["attachments"]
+    seen = (await http.get(f"/api/v1/support/tickets/{tid}", headers=customer.auth)).json()
+    assert "Same trace as the known issue." not in [m["body"] for m in seen["messages"]]
+    assert (await http.get(note_file["url"], headers=customer.auth)).status_code == 404
+
+    # A reply's files go through the same checks as a new ticket's; nothing is half-written.
+    disguised = await http.post(
+        f"/api/v1/support/tickets/{tid}/messages",
+        data={"body": "and this"},
+        files=[("attachments", ("photo.png", EXE, "image/png"))],
+        headers=customer.auth,
+    )
+    assert disguised.status_code == 400
+    assert disguised.json()["code"] == "attachment.type_not_allowed"
+    after = (await http.get(f"/api/v1/support/tickets/{tid}", headers=customer.auth)).json()
+    assert "and this" not in [m["body"] for m in after["messages"]]

@@ -9,12 +9,26 @@ attachment``, ``nosniff``, a sandboxing CSP).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Controller, Response, get, post
+import msgspec
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Reference,
+    RequestBody,
+    Schema,
+)
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
 from gateway.auth import Principal
@@ -111,14 +125,14 @@ def ticket_detail(reply: pb.GetTicketResponse) -> TicketDetail:
     )
 
 
-def _text_field(form: dict[str, Any], name: str) -> str:
+def _text_field(form: Mapping[str, Any], name: str) -> str:
     value = form.get(name, "")
     if isinstance(value, list):
         value = value[0] if value else ""
     return value if isinstance(value, str) else ""
 
 
-async def _uploads(form: dict[str, Any]) -> list[pb.NewAttachment]:
+async def _uploads(form: Mapping[str, Any]) -> list[pb.NewAttachment]:
     """The files of the ``attachments`` parts (an empty file input comes as an empty text part)."""
     value = form.get("attachments", [])
     files = value if isinstance(value, list) else [value]
@@ -131,6 +145,51 @@ async def _uploads(form: dict[str, Any]) -> list[pb.NewAttachment]:
         data = await file.read()
         uploads.append(pb.NewAttachment(filename=file.filename or "", data=data))
     return uploads
+
+
+_AT_FIELD = re.compile(r"`\$\.(\w+)`$")
+
+
+async def _message_parts(request: Request[Any, Any, Any]) -> tuple[str, list[pb.NewAttachment]]:
+    """A reply's (or note's) text and files: JSON ``{"body": ...}``, or multipart (``body`` and
+    ``attachments``, as the new-ticket form) when files come along. Bad JSON is refused as the
+    JSON routes refuse it."""
+    if request.content_type[0] == "multipart/form-data":
+        form = (await request.form()).dict()
+        return _text_field(form, "body"), await _uploads(form)
+    try:
+        return msgspec.json.decode(await request.body(), type=ReplyBody).body, []
+    except msgspec.ValidationError as invalid:
+        at = _AT_FIELD.search(str(invalid))
+        key = at.group(1) if at else "data"
+        raise ValidationException(extra=[{"key": key, "message": str(invalid)}]) from invalid
+    except msgspec.DecodeError as malformed:
+        raise ValidationException() from malformed
+
+
+def _schema(properties: dict[str, Schema | Reference]) -> OpenAPIMediaType:
+    return OpenAPIMediaType(
+        schema=Schema(type=OpenAPIType.OBJECT, properties=properties, required=["body"])
+    )
+
+
+@dataclass
+class _MessageOperation(Operation):
+    """What the reply and note routes take, in the API docs: JSON, or multipart with files."""
+
+    def __post_init__(self) -> None:
+        text = Schema(type=OpenAPIType.STRING, max_length=10_000)
+        files = Schema(
+            type=OpenAPIType.ARRAY,
+            items=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
+        )
+        self.request_body = RequestBody(
+            required=True,
+            content={
+                "application/json": _schema({"body": text}),
+                "multipart/form-data": _schema({"body": text, "attachments": files}),
+            },
+        )
 
 
 class SupportController(Controller):
@@ -187,42 +246,56 @@ class SupportController(Controller):
         )
         return ticket_detail(reply)
 
-    @post("/tickets/{ticket_id:str}/messages", status_code=201, summary="Reply in the thread")
+    @post(
+        "/tickets/{ticket_id:str}/messages",
+        status_code=201,
+        summary="Reply in the thread (JSON, or multipart: body, attachments)",
+        request_max_body_size=NEW_TICKET_MAX_BODY,
+        operation_class=_MessageOperation,
+    )
     async def reply(
         self,
+        request: Request[Any, Any, Any],
         ticket_id: FromPath[str],
-        data: JSONBody[ReplyBody],
         principal: NamedDependency[Principal],
         clients: NamedDependency[ServiceClients],
     ) -> ReplyResult:
-        return await self._add(clients, principal, ticket_id, data.body, internal=False)
+        return await self._add(request, clients, principal, ticket_id, internal=False)
 
     @post(
         "/tickets/{ticket_id:str}/notes",
         status_code=201,
-        summary="An internal note the customer never sees (agents)",
+        summary="An internal note the customer never sees (agents; JSON, or multipart: body,"
+        " attachments)",
+        request_max_body_size=NEW_TICKET_MAX_BODY,
+        operation_class=_MessageOperation,
     )
     async def note(
         self,
+        request: Request[Any, Any, Any],
         ticket_id: FromPath[str],
-        data: JSONBody[ReplyBody],
         principal: NamedDependency[Principal],
         clients: NamedDependency[ServiceClients],
     ) -> ReplyResult:
-        return await self._add(clients, principal, ticket_id, data.body, internal=True)
+        return await self._add(request, clients, principal, ticket_id, internal=True)
 
     async def _add(
         self,
+        request: Request[Any, Any, Any],
         clients: ServiceClients,
         principal: Principal,
         ticket_id: str,
-        body: str,
         *,
         internal: bool,
     ) -> ReplyResult:
+        body, attachments = await _message_parts(request)
         reply = await clients.support.AddMessage(
             pb.AddMessageRequest(
-                caller=caller(principal), ticket_id=ticket_id, body=body, internal=internal
+                caller=caller(principal),
+                ticket_id=ticket_id,
+                body=body,
+                internal=internal,
+                attachments=attachments,
             )
         )
         return ReplyResult(

@@ -1,8 +1,8 @@
 """Support in a real browser: a customer opens a ticket with an attachment from the portal
 (the text fields with the keyboard alone), an agent (given the role over identity's GrantRole,
-then signed in) finds it in the queue page, takes it, leaves an internal note, replies and
-resolves it; the customer sees the reply but never the note, downloads the attachment, rates
-and reopens. Every page is kept as a screenshot in English and Russian."""
+then signed in) finds it in the queue page, takes it, leaves an internal note, replies with a
+file and resolves it; the customer sees the reply and its file but never the note, downloads the
+attachment, rates and reopens. Every page is kept as a screenshot in English and Russian."""
 
 from __future__ import annotations
 
@@ -149,8 +149,13 @@ async def test_ticket_from_opening_to_rating_in_the_browser(
         note = agent.locator(".thread .message.internal")
         await expect(note).to_contain_text(t["support.ticket.internal"])
         await agent.fill("#f-body", "Please update to 5.2 <i>now</i>.")
+        await agent.set_input_files(
+            "#f-reply-attachments",
+            files=[{"name": "steps.png", "mimeType": "image/png", "buffer": PNG}],
+        )
         await agent.get_by_role("button", name=t["support.reply.submit"]).click()
         await expect(agent.locator(".thread .message").last).to_contain_text("<i>now</i>")
+        await expect(agent.locator(".thread .message").last).to_contain_text("steps.png")
         await screenshot(agent, f"{lang}-support-agent-ticket")
         await agent.select_option("#f-status", "resolved")
         await agent.get_by_role("button", name=t["support.agent.status_submit"]).click()
@@ -168,6 +173,7 @@ async def test_ticket_from_opening_to_rating_in_the_browser(
     )
     thread = page.locator(".thread")
     await expect(thread).to_contain_text("Please update to 5.2 <i>now</i>.")
+    await expect(page.get_by_role("link", name="steps.png")).to_be_visible()
     await expect(thread).to_contain_text(t["support.ticket.agent"])
     assert "Known bug" not in await page.content()
     await expect(page.locator(".thread .message.internal")).to_have_count(0)
