@@ -447,13 +447,18 @@ async def test_replies_and_notes_carry_attachments_over_http(
     tid = opened.json()["id"]
     log = b"2026-12-07 12:00:01 ERROR engine: scan aborted\n" * 40
 
-    # The customer answers with a file, as the thread page's form sends it (multipart).
-    replied = await http.post(
-        f"/api/v1/support/tickets/{tid}/messages",
-        data={"body": "The log you asked for."},
-        files=[("attachments", ("engine.log", log, "text/plain"))],
-        headers=customer.auth,
-    )
+    async def post(
+        kind: str, who: Person, body: str, file: tuple[str, bytes, str]
+    ) -> httpx.Response:
+        """A reply or note with one file, as the thread page's form sends it (multipart)."""
+        return await http.post(
+            f"/api/v1/support/tickets/{tid}/{kind}",
+            data={"body": body},
+            files=[("attachments", file)],
+            headers=who.auth,
+        )
+
+    replied = await post("messages", customer, "The log", ("engine.log", log, "text/plain"))
     assert replied.status_code == 201, replied.text
     [attached] = replied.json()["message"]["attachments"]
     assert attached["filename"] == "engine.log"
@@ -462,25 +467,15 @@ async def test_replies_and_notes_carry_attachments_over_http(
     assert fetched.content == log
 
     # An agent's internal note may carry a file too; the customer sees neither.
-    noted = await http.post(
-        f"/api/v1/support/tickets/{tid}/notes",
-        data={"body": "Same trace as the known issue."},
-        files=[("attachments", ("trace.png", PNG, "image/png"))],
-        headers=agent.auth,
-    )
+    noted = await post("notes", agent, "Same trace as before.", ("trace.png", PNG, "image/png"))
     assert noted.status_code == 201, noted.text
     [note_file] = noted.json()["message"]["attachments"]
     seen = (await http.get(f"/api/v1/support/tickets/{tid}", headers=customer.auth)).json()
-    assert "Same trace as the known issue." not in [m["body"] for m in seen["messages"]]
+    assert "Same trace as before." not in [m["body"] for m in seen["messages"]]
     assert (await http.get(note_file["url"], headers=customer.auth)).status_code == 404
 
     # A reply's files go through the same checks as a new ticket's; nothing is half-written.
-    disguised = await http.post(
-        f"/api/v1/support/tickets/{tid}/messages",
-        data={"body": "and this"},
-        files=[("attachments", ("photo.png", EXE, "image/png"))],
-        headers=customer.auth,
-    )
+    disguised = await post("messages", customer, "and this", ("photo.png", EXE, "image/png"))
     assert disguised.status_code == 400
     assert disguised.json()["code"] == "attachment.type_not_allowed"
     after = (await http.get(f"/api/v1/support/tickets/{tid}", headers=customer.auth)).json()

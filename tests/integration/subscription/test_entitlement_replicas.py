@@ -5,8 +5,10 @@ and by the one that made it at once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -35,15 +37,24 @@ async def _becomes_entitled(replica: Any, account: str, seconds: float = 5.0) ->
     return time.monotonic() - started
 
 
-async def test_a_redemption_through_one_replica_reaches_the_others_answers(
-    start_subscription, postgres: EmbeddedPostgres
-) -> None:
+@contextlib.asynccontextmanager
+async def _two_replicas(
+    start_subscription: Any, postgres: EmbeddedPostgres
+) -> AsyncIterator[tuple[Any, Any]]:
+    """Two subscription services on one new database."""
     database = f"subscription_{uuid.uuid4().hex[:10]}"
     postgres.create_database(database)
     async with (
         start_subscription(database=database) as one,
         start_subscription(database=database) as two,
     ):
+        yield one, two
+
+
+async def test_a_redemption_through_one_replica_reaches_the_others_answers(
+    start_subscription, postgres: EmbeddedPostgres
+) -> None:
+    async with _two_replicas(start_subscription, postgres) as (one, two):
         owner = str(uuid.uuid4())
         # Both replicas answered "not entitled" and keep that answer.
         assert not await _entitled(one, owner)
@@ -82,12 +93,7 @@ async def _required_tier(replica: Any, account: str) -> int:
 async def test_a_plan_taken_off_sale_changes_the_tier_every_replica_names(
     start_subscription, postgres: EmbeddedPostgres
 ) -> None:
-    database = f"subscription_{uuid.uuid4().hex[:10]}"
-    postgres.create_database(database)
-    async with (
-        start_subscription(database=database) as one,
-        start_subscription(database=database) as two,
-    ):
+    async with _two_replicas(start_subscription, postgres) as (one, two):
         account = str(uuid.uuid4())
         assert await _required_tier(one, account) == pb.TIER_PREMIUM
         assert await _required_tier(two, account) == pb.TIER_PREMIUM
