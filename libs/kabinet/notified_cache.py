@@ -14,6 +14,9 @@ group (``group_of`` tells a key's group, ``group_named`` reads one from a notifi
 * An entry is read again after ``max_age`` seconds, and at most ``max_entries`` are kept (the least
   recently used go first).
 
+``report_to(meter, prefix)`` publishes how many answers came from memory and from the database,
+and how many entries are kept (operators size ``max_entries`` by them).
+
 Misses are loaded by a :class:`kabinet.batching.QueryBatcher`: concurrent misses share a query,
 which starts one loop turn after the first miss waiting for it (no minimum interval: at 2,000
 checks a second, 1 ms apart doubled the p50 of entitlement checks).
@@ -25,10 +28,12 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import Generic, TypeVar
 
 import asyncpg
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
 
 from kabinet.batching import QueryBatcher, Run
 from kabinet.events.listener import PgListener
@@ -72,6 +77,8 @@ class NotifiedCache(Generic[K, G, V]):
             on_established=self.clear,
         )
         self._listening: asyncio.Task[None] | None = None
+        self.from_memory = 0
+        self.from_database = 0
 
     @property
     def listening(self) -> bool:
@@ -82,6 +89,33 @@ class NotifiedCache(Generic[K, G, V]):
     def established(self) -> int:
         """How many times the LISTEN was (re-)established; everything is dropped each time."""
         return self._listener.established
+
+    @property
+    def kept(self) -> int:
+        """How many entries are kept now."""
+        return len(self._entries)
+
+    def report_to(self, meter: metrics.Meter, prefix: str, labels: Mapping[str, str]) -> None:
+        """Publish ``{prefix}.answers`` (by ``from``: memory or database) and ``{prefix}.kept``."""
+
+        def answers(_options: CallbackOptions) -> list[Observation]:
+            return [
+                Observation(self.from_memory, {**labels, "from": "memory"}),
+                Observation(self.from_database, {**labels, "from": "database"}),
+            ]
+
+        meter.create_observable_counter(
+            f"{prefix}.answers",
+            [answers],
+            unit="{answer}",
+            description="answers given since the process started, from memory or the database",
+        )
+        meter.create_observable_gauge(
+            f"{prefix}.kept",
+            [lambda _options: [Observation(self.kept, dict(labels))]],
+            unit="{entry}",
+            description="answers kept in memory",
+        )
 
     def start(self) -> None:
         """Begin listening (entries are kept from then on)."""
@@ -107,7 +141,9 @@ class NotifiedCache(Generic[K, G, V]):
             entry = self._entries.get(key)
             if entry is not None and now - entry[0] < self._max_age:
                 self._entries.move_to_end(key)
+                self.from_memory += 1
                 return entry[1]
+        self.from_database += 1
         drops = self._drops
         value = await self._loads.ask(key)
         if self._listener.listening and drops == self._drops:

@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 import grpc
 import nats
+from opentelemetry import metrics
 
 from kabinet.db import create_pool, migrate_url
 from kabinet.event_metrics import EventMetrics
@@ -86,6 +87,12 @@ class ServiceHost:
         if self._pool is None:
             raise RuntimeError("the host is not started")
         return self._pool
+
+    def meter(self, name: str) -> metrics.Meter:
+        """A meter for the service's own metrics (exported with the platform's)."""
+        if self._telemetry is None:
+            raise RuntimeError("the host is not started")
+        return self._telemetry.meter(name)
 
     async def __aenter__(self) -> ServiceHost:
         if self._telemetry is None:

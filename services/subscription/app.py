@@ -133,6 +133,9 @@ async def serve(
         )
         halt = asyncio.Event()
         store.start()
+        store.entitlements.report_to(
+            host.meter("kabinet.subscription"), "kabinet.entitlements", {"service": host.name}
+        )
         scheduler = None
         if settings.schedule.interval > 0:
             scheduler = asyncio.create_task(

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import asyncpg
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from kabinet.db import create_pool
 from kabinet.notified_cache import NotifiedCache
@@ -216,5 +218,35 @@ async def test_at_most_max_entries_are_kept_the_least_recently_used_go_first(row
         assert len(rows.queried) == 3
         assert await cache.get(("a", "y")) == 2
         assert len(rows.queried) == 4
+    finally:
+        await cache.close()
+
+
+async def test_answers_from_memory_and_from_the_database_are_counted_for_operators(
+    rows: Rows,
+) -> None:
+    reader = InMemoryMetricReader()
+    cache = rows.cache()
+    cache.report_to(
+        MeterProvider(metric_readers=[reader]).get_meter("test"), "kv", {"service": "t"}
+    )
+    await rows.write("a", "x", 1)
+    await _started(cache)
+    try:
+        for _ in range(3):
+            assert await cache.get(("a", "x")) == 1
+        assert await cache.get(("a", "y")) is None
+
+        points: dict[tuple[str, str], float] = {}
+        data = reader.get_metrics_data()
+        assert data is not None
+        for resource in data.resource_metrics:
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    for point in metric.data.data_points:
+                        points[(metric.name, str(point.attributes.get("from", "")))] = point.value
+        assert points[("kv.answers", "memory")] == 2
+        assert points[("kv.answers", "database")] == 2
+        assert points[("kv.kept", "")] == 2
     finally:
         await cache.close()
