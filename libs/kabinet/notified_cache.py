@@ -9,7 +9,8 @@ group (``group_of`` tells a key's group, ``group_named`` reads one from a notifi
 * The replica that made a change drops the group itself right after its commit (``forget``), so
   it reads its own writes at once; other replicas lag by the notification's trip (milliseconds).
 * While the LISTEN is down nothing is served from memory (a notification sent then is lost), and
-  when it is back, everything kept before is dropped.
+  when it is back, everything kept before is dropped. A closed connection is noticed at once; one
+  that went silent, at the listener's next keepalive (5 s): the longest an answer can be stale.
 * A load that began before a drop is answered but not kept: it may predate the change.
 * An entry is read again after ``max_age`` seconds, and at most ``max_entries`` are kept (the least
   recently used go first).
