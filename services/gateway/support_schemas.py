@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-Text = Annotated[str, msgspec.Meta(max_length=40_000)]
+TEXT_MAX_LENGTH = 40_000
+Text = Annotated[str, msgspec.Meta(max_length=TEXT_MAX_LENGTH)]
 StatusName = Literal["new", "in_progress", "waiting_for_customer", "resolved", "closed"]
 
 

@@ -34,6 +34,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 from gateway.auth import Principal
 from gateway.clients import ServiceClients
 from gateway.support_schemas import (
+    TEXT_MAX_LENGTH,
     AssignBody,
     AttachmentInfo,
     HistoryItem,
@@ -178,7 +179,7 @@ class _MessageOperation(Operation):
     """What the reply and note routes take, in the API docs: JSON, or multipart with files."""
 
     def __post_init__(self) -> None:
-        text = Schema(type=OpenAPIType.STRING, max_length=10_000)
+        text = Schema(type=OpenAPIType.STRING, max_length=TEXT_MAX_LENGTH)
         files = Schema(
             type=OpenAPIType.ARRAY,
             items=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
